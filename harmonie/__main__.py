@@ -1,0 +1,3 @@
+from harmonie.cli import main
+
+main()

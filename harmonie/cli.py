@@ -1,0 +1,53 @@
+"""The ``harmonie`` command: one root group assembling each package's commands.
+
+Commands are thin: parse, call a library function, print. A :class:`HarmonieError` (bad
+input, impossible parameters, unwritable output) becomes one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harmonie import __version__
+from harmonie.errors import HarmonieError
+
+
+class HarmonieGroup(click.Group):
+    """A click group that reports user errors as one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HarmonieError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=HarmonieGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harmonie")
+@click.option("-q", "--quiet", is_flag=True, help="Do not report progress on stderr.")
+def root(quiet: bool) -> None:
+    """Harmonie: privacy-preserving record linkage and synthetic data for oncology real-world data."""
+    from harmonie import progress
+
+    progress.set_enabled(not quiet)
+
+
+def _assemble() -> click.Group:
+    from harmonie.demo import demo
+    from linkage.cli import commands as linkage_commands
+
+    for command in (*linkage_commands, demo):
+        root.add_command(command)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    _assemble().main(args=argv, prog_name="harmonie")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

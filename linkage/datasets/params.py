@@ -1,0 +1,169 @@
+"""Every knob of the simulated population, each documented, with realistic defaults.
+
+Parameters are plain frozen dataclasses. From the command line, any of them can be set
+with ``--param NAME=VALUE`` (``cohort.name_typo=0.1`` for a per-side corruption rate);
+``harmonie simulate --list-params`` prints them all with their documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from harmonie.errors import InvalidParameter
+
+
+def _p(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+def _rate(default: float, doc: str) -> Any:
+    """A probability: validated to lie in [0, 1]."""
+    return field(default=default, metadata={"doc": doc, "rate": True})
+
+
+@dataclass(frozen=True)
+class SideCorruption:
+    """Rates at which one holder's records differ from the person (each in [0, 1])."""
+
+    name_typo: float = _rate(0.04, "share of surnames with one typo (keyboard, phonetic, OCR, deletion, insertion, transposition)")
+    first_name_typo: float = _rate(0.03, "share of first names with one typo")
+    drop_accents: float = _rate(0.30, "share of records whose names lost their accents (on top of the holder's own style)")
+    drop_hyphens: float = _rate(0.15, "share of hyphenated names written with a space instead ('JEAN PIERRE')")
+    first_names_swapped: float = _rate(0.03, "share of records with several first names where the first two are swapped")
+    first_name_only: float = _rate(0.60, "share of records with several first names where only the first is recorded")
+    birth_day_month_swap: float = _rate(0.01, "share of birth dates with day and month swapped (when the day is 12 or less)")
+    birth_day_missing: float = _rate(0.01, "share of birth dates whose day is unknown (written 00)")
+    birth_date_typo: float = _rate(0.01, "share of birth dates with a mistyped day or year")
+    nir_missing: float = _rate(0.70, "share of records with no NIR")
+    nir_typo: float = _rate(0.03, "share of present NIRs with one digit substituted or two swapped")
+    commune_missing: float = _rate(0.03, "share of records with no residence commune")
+    value_missing: float = _rate(0.01, "share of records missing the sex or the first names")
+    stay_missing: float = _rate(0.05, "share of care events absent from this holder's records")
+    stay_shifted: float = _rate(0.04, "share of care events recorded with the admission (and discharge) a day off")
+    death_missing: float = _rate(0.10, "share of deaths this holder does not know about")
+
+
+COHORT_CORRUPTION = SideCorruption()
+SNDS_CORRUPTION = SideCorruption(
+    name_typo=0.01, first_name_typo=0.01, drop_accents=0.0, drop_hyphens=0.05,
+    first_names_swapped=0.01, first_name_only=0.20, birth_day_month_swap=0.002,
+    birth_day_missing=0.002, birth_date_typo=0.003, nir_missing=0.0, nir_typo=0.002,
+    commune_missing=0.01, value_missing=0.002, stay_missing=0.02, stay_shifted=0.01,
+    death_missing=0.01,
+)
+
+
+@dataclass(frozen=True)
+class PopulationParams:
+    """The simulated cohort <-> SNDS population."""
+
+    n_cohort: int = _p(2_000, "cohort patients (rows of cohort_patients)")
+    n_snds: int = _p(30_000, "SNDS beneficiary ids (rows of snds_beneficiaries), duplicates included")
+    cohort_only_rate: float = _rate(0.03, "share of cohort patients absent from SNDS")
+    snds_cancer_mix: tuple[float, float, float] = _p((0.52, 0.42, 0.06), "SNDS shares of breast, lung, ovarian cancer")
+    cohort_cancer_mix: tuple[float, float, float] = _p((0.70, 0.22, 0.08), "cohort shares of breast, lung, ovarian cancer")
+    first_diagnosis_year: int = _p(2008, "first year of diagnosis")
+    last_diagnosis_year: int = _p(2025, "last year of diagnosis; follow-up ends on 31 December of that year")
+    stays_per_beneficiary: float = _p(10.0, "mean hospital stays per person (lung > ovarian > breast)")
+    dispensings_per_beneficiary: float = _p(6.0, "mean drug dispensings per SNDS beneficiary")
+    cohort_stays_at_centre: float = _rate(0.70, "share of a cohort patient's stays that take place in their cancer centre")
+    non_cohort_treated_at_centre: float = _rate(0.08, "share of non-cohort SNDS patients also treated in a cancer centre")
+    married_name_rate: float = _rate(0.60, "share of adult women using a spouse's surname")
+    cohort_birth_name_recorded: float = _rate(0.60, "share of cohort records holding the birth name (the use name is always there)")
+    cohort_birth_name_holds_use_name: float = _rate(0.10, "share of married women whose cohort birth-name field holds the married name")
+    snds_use_name_recorded: float = _rate(0.90, "share of married women whose SNDS record holds the use name")
+    use_name_changed: float = _rate(0.03, "share of married women whose use name differs between holders (divorce, remarriage)")
+    name_annotation_rate: float = _rate(0.03, "share of married women's cohort use names written with 'épouse'/'née'")
+    double_surname_rate: float = _rate(0.03, "share of people with a double-barrelled birth name ('DUPONT-MOREAU')")
+    account_holder_rate: float = _rate(0.05, "share of SNDS beneficiaries filed under an account holder's NIR (spouse, parent)")
+    twin_rate: float = _rate(0.002, "share of SNDS beneficiaries with a same-sex twin under the same account holder")
+    snds_duplicate_rate: float = _rate(0.005, "share of SNDS ids that are a second id of an already present person")
+    born_abroad_rate: float = _rate(0.08, "share of people born abroad (NIR place 99 + country code)")
+    move_rate_per_year: float = _rate(0.03, "yearly probability of moving house after diagnosis")
+    cohort_nir_spaced: float = _rate(0.25, "share of present cohort NIRs written with spaces ('2 56 03 75 114 005 42')")
+    cohort: SideCorruption = _p(COHORT_CORRUPTION, "corruption of the cohort holder's records")
+    snds: SideCorruption = _p(SNDS_CORRUPTION, "corruption of the SNDS holder's records")
+
+    def validate(self) -> "PopulationParams":
+        if self.n_cohort < 0 or self.n_snds < 0:
+            raise InvalidParameter("population sizes must be zero or more")
+        if self.first_diagnosis_year > self.last_diagnosis_year:
+            raise InvalidParameter("first_diagnosis_year is after last_diagnosis_year")
+        if not 1990 <= self.first_diagnosis_year <= 2100 or not 1990 <= self.last_diagnosis_year <= 2100:
+            raise InvalidParameter("diagnosis years must lie between 1990 and 2100")
+        for name, value in _rates(self):
+            if not 0.0 <= value <= 1.0:
+                raise InvalidParameter(f"{name} must be between 0 and 1 (got {value})")
+        for name in ("snds_cancer_mix", "cohort_cancer_mix"):
+            mix = getattr(self, name)
+            if len(mix) != 3 or min(mix) < 0 or abs(sum(mix) - 1) > 1e-6:
+                raise InvalidParameter(f"{name} must be three non-negative shares summing to 1")
+        for name in ("stays_per_beneficiary", "dispensings_per_beneficiary"):
+            if not 0 <= getattr(self, name) <= 1000:
+                raise InvalidParameter(f"{name} must be between 0 and 1000")
+        return self
+
+
+def _rates(params: Any, prefix: str = "") -> list[tuple[str, float]]:
+    out = []
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, SideCorruption):
+            out.extend(_rates(value, f"{f.name}."))
+        elif f.metadata.get("rate"):
+            out.append((prefix + f.name, value))
+    return out
+
+
+def describe(params: Any = None, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(name, default, documentation) for every parameter, nested ones dotted."""
+    params = params if params is not None else PopulationParams()
+    rows = []
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if dataclasses.is_dataclass(value):
+            rows.extend(describe(value, f"{prefix}{f.name}."))
+        else:
+            rows.append((prefix + f.name, value, f.metadata.get("doc", "")))
+    return rows
+
+
+def _coerce(raw: str, like: Any, name: str) -> Any:
+    try:
+        if isinstance(like, bool):
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(like, int):
+            return int(raw)
+        if isinstance(like, float):
+            return float(raw)
+        if isinstance(like, tuple):
+            return tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        raise InvalidParameter(f"parameter {name} expects a {type(like).__name__}, got {raw!r}") from None
+    return raw
+
+
+def with_overrides(params: PopulationParams, assignments: list[str]) -> PopulationParams:
+    """Apply ``NAME=VALUE`` strings (dotted names for per-side rates) to ``params``."""
+    for assignment in assignments:
+        name, sep, raw = assignment.partition("=")
+        name = name.strip()
+        if not sep:
+            raise InvalidParameter(f"--param expects NAME=VALUE, got {assignment!r}")
+        head, _, tail = name.partition(".")
+        known = {f.name for f in dataclasses.fields(params)}
+        if head not in known:
+            raise InvalidParameter(f"unknown parameter {name!r} (see harmonie simulate --list-params)")
+        current = getattr(params, head)
+        if tail:
+            if not isinstance(current, SideCorruption) or tail not in {f.name for f in dataclasses.fields(current)}:
+                raise InvalidParameter(f"unknown parameter {name!r} (see harmonie simulate --list-params)")
+            side = dataclasses.replace(current, **{tail: _coerce(raw, getattr(current, tail), name)})
+            params = dataclasses.replace(params, **{head: side})
+        else:
+            if isinstance(current, SideCorruption):
+                raise InvalidParameter(f"{name} is a group; set one of its rates, e.g. {name}.name_typo=0.05")
+            params = dataclasses.replace(params, **{head: _coerce(raw, current, name)})
+    return params

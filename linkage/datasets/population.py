@@ -1,0 +1,534 @@
+"""``make_population``: a French cohort <-> SNDS test population with ground truth.
+
+The generator draws people (cancer, survival, identity, NIR, residence, care), picks the
+cohort's patients among them, and writes what each holder would hold: the cohort's
+patients and stays, SNDS's beneficiaries, stays and dispensings. Both holders' records
+are damaged by the corruption model; the truth says which cohort patient is which
+beneficiary. Everything is vectorised and deterministic under the seed.
+
+People are numbered ``0 .. n_snds_people-1`` for those in SNDS, then the cohort-only
+patients. Record ids are opaque and randomly ordered, so a record's position in a file
+says nothing about its match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harmonie import __version__
+from harmonie.errors import InvalidParameter
+from harmonie.io import ensure_output_dir, write_parquet, write_text
+from harmonie.progress import stage
+from linkage.datasets import reference as ref
+from linkage.datasets.care import ATC_CODES, DIAGNOSIS_CODES, Dispensings, Stays, draw_dispensings, draw_stays, shift_days
+from linkage.datasets.clinical import draw_treatments
+from linkage.datasets.coded import CodedStrings
+from linkage.datasets.geography import Geography, france
+from linkage.datasets.params import PopulationParams
+from linkage.datasets.persons import (
+    DAYS_PER_YEAR, day_number, draw_birth_places, draw_demographics, draw_identities, draw_residence, nir_strings,
+    place_table,
+)
+from linkage.datasets.records import (
+    SEX_CODING_SHARES, SEX_CODINGS, CorruptionLog, apply_style, commune_column, corrupt_birth_dates,
+    corrupt_first_names, corrupt_nirs, corrupt_surname, sex_column,
+)
+
+FORMAT_VERSION = "1"
+_STREAMS = ("people", "identity", "nir", "cohort", "care", "snds_records", "cohort_records", "ids", "clinical",
+            "centres")
+
+
+@dataclass
+class Population:
+    """The simulated files, as Arrow tables; ``population[name]`` gives a pandas DataFrame."""
+
+    tables: dict[str, pa.Table]
+    params: PopulationParams
+    seed: int
+    corruption_rates: pd.DataFrame
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name].to_pandas()
+
+    def metadata(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "generator": f"harmonie {__version__} linkage.datasets.make_population",
+            "seed": self.seed,
+            "params": dataclasses.asdict(self.params),
+            "rows": {name: table.num_rows for name, table in self.tables.items()},
+            "corruption_rates": self.corruption_rates.to_dict(orient="records"),
+        }
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write every table as ``OUT/<name>.parquet`` and ``OUT/population.json``."""
+        out = ensure_output_dir(out_dir)
+        paths = {}
+        for name, table in self.tables.items():
+            paths[name] = write_parquet(table, out / f"{name}.parquet",
+                                        metadata={"harmonie.format_version": FORMAT_VERSION,
+                                                  "harmonie.seed": str(self.seed)})
+        paths["population"] = write_text(json.dumps(self.metadata(), indent=2, ensure_ascii=False) + "\n",
+                                         out / "population.json")
+        return paths
+
+
+@dataclass
+class World:
+    """Everyone simulated, one entry per person (see the module docstring for numbering)."""
+
+    n_snds_people: int
+    cancer: np.ndarray
+    sex: np.ndarray
+    birth: np.ndarray
+    diagnosis: np.ndarray
+    death: np.ndarray
+    last_day: np.ndarray          # death, or the end of follow-up
+    stage: np.ndarray
+    subtype: np.ndarray
+    dept: np.ndarray
+    commune_at_diagnosis: np.ndarray
+    commune_now: np.ndarray
+    cohort_people: np.ndarray     # cohort members present in SNDS first, then cohort-only people
+    twins: np.ndarray             # (k, 2) person pairs
+    birth_name: CodedStrings | None = None
+    use_name: CodedStrings | None = None
+    given_names: list[CodedStrings] | None = None
+    own_nir: pa.Array | None = None
+    account_nir: pa.Array | None = None  # the NIR SNDS files them under (an account holder's for some)
+    account_holder: np.ndarray | None = None  # bool: filed under someone else's NIR
+    centre: np.ndarray | None = None       # cancer centre index, -1 for none
+    stays: Stays | None = None
+    dispensings: Dispensings | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.cancer)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def _id_strings(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Opaque ids: a prefix and a zero-padded number (ids sort as their numbers do)."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _event_order(number: np.ndarray, record: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Row order that sorts events by their record's id, then by date."""
+    key = (number[record].astype(np.int64) << 21) | (day.astype(np.int64) + (1 << 20))
+    return np.argsort(key, kind="stable")
+
+
+def _take(values: pa.Array | np.ndarray, rows: np.ndarray) -> pa.Array:
+    """values[rows] materialised by Arrow (compact strings, not numpy fixed-width ones)."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(values)
+    return values.take(pa.array(np.asarray(rows, dtype=np.int64)))
+
+
+def _date32(days: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    return pa.array(days.astype(np.int32), type=pa.int32(), mask=missing).cast(pa.date32())
+
+
+def _split_counts(total: int, mix: tuple[float, ...]) -> np.ndarray:
+    counts = np.floor(np.asarray(mix) * total).astype(int)
+    counts[np.argmax(mix)] += total - counts.sum()
+    return counts
+
+
+def _mask(n: int, rows: np.ndarray) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+# --- people ----------------------------------------------------------------------------
+
+def _choose_cohort(rng: np.random.Generator, cancer: np.ndarray, n_snds_people: int, counts: np.ndarray) -> np.ndarray:
+    chosen = []
+    for k, name in enumerate(ref.CANCERS):
+        pool = np.flatnonzero(cancer[:n_snds_people] == k)
+        if counts[k] > len(pool):
+            raise InvalidParameter(
+                f"the cohort needs {counts[k]} {name}-cancer patients present in SNDS but the simulated "
+                f"SNDS population holds {len(pool)}: raise --snds or lower the cohort size")
+        chosen.append(rng.choice(pool, size=counts[k], replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def _pair_twins(rng: np.random.Generator, sex: np.ndarray, birth: np.ndarray, n_pairs: int,
+                candidates: np.ndarray) -> np.ndarray:
+    """(n_pairs, 2) person indices of same-sex pairs, close in birth date, to be made twins."""
+    pairs = []
+    for s, share in ((2, 0.6), (1, 0.4)):
+        k = int(round(n_pairs * share))
+        pool = candidates[sex[candidates] == s]
+        if k == 0 or len(pool) < 2 * k:
+            continue
+        picked = rng.choice(pool, size=2 * k, replace=False)
+        picked = picked[np.argsort(birth[picked], kind="stable")]
+        pairs.append(picked.reshape(-1, 2))
+    return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+
+def _assign_nir_orders(rng: np.random.Generator, sex, birth, place, place_digits) -> np.ndarray:
+    """Order numbers 1, 2, 3... within each (sex, birth month, birth place), as registered."""
+    month = birth.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    group = (sex.astype(np.int64) * 10_000 + month) * 1_000_000 + place_digits[place]
+    shuffled = rng.permutation(len(group))
+    order = shuffled[np.argsort(group[shuffled], kind="stable")]
+    sorted_group = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_group)) + 1]
+    rank = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    result = np.empty(len(group), dtype=np.int64)
+    result[order] = 1 + rank % 999
+    return result
+
+
+def _draw_people(p: PopulationParams, streams: dict, geo: Geography, n_snds_people: int, n_in: int,
+                 n_only: int) -> World:
+    rng = streams["people"]
+    snds_cancer = rng.choice(3, size=n_snds_people, p=np.asarray(p.snds_cancer_mix))
+    only_cancer = np.repeat(np.arange(3), _split_counts(n_only, p.cohort_cancer_mix))
+    cancer = np.concatenate([snds_cancer, only_cancer]).astype(np.int8)
+    sex, birth, diagnosis, death, stage_, subtype = draw_demographics(
+        rng, cancer, p.first_diagnosis_year, p.last_diagnosis_year)
+    end_day = day_number(f"{p.last_diagnosis_year}-12-31")
+    last_day = np.where(death >= 0, death, end_day).astype(np.int32)
+    dept, commune_dx, commune_now = draw_residence(rng, geo, diagnosis, last_day, p.move_rate_per_year)
+    cohort_people = np.concatenate([
+        _choose_cohort(streams["cohort"], cancer, n_snds_people, _split_counts(n_in, p.cohort_cancer_mix)),
+        np.arange(n_snds_people, len(cancer))])
+    # twins: same sex, birth date and birth place, NIRs differing by the order number
+    twins = _pair_twins(rng, sex, birth, int(round(n_snds_people * p.twin_rate / 2)), np.arange(n_snds_people))
+    birth[twins[:, 1]] = birth[twins[:, 0]]
+    return World(n_snds_people, cancer, sex, birth, diagnosis, death, last_day, stage_, subtype, dept,
+                 commune_dx, commune_now, cohort_people, twins)
+
+
+def _draw_identities(w: World, p: PopulationParams, streams: dict, geo: Geography) -> None:
+    rng = streams["identity"]
+    first, second = w.twins[:, 0], w.twins[:, 1]
+    w.birth_name, w.use_name, w.given_names = draw_identities(rng, w.sex, w.birth, w.diagnosis, p.married_name_rate,
+                                                              p.double_surname_rate)
+    w.birth_name.codes[second] = w.birth_name.codes[first]
+    place_codes, place_digits = place_table(geo)
+    place = draw_birth_places(rng, geo, w.dept, p.born_abroad_rate)
+    place[second] = place[first]
+    rng = streams["nir"]
+    order = _assign_nir_orders(rng, w.sex, w.birth, place, place_digits)
+    w.own_nir = nir_strings(w.sex, w.birth, place, order, place_codes, place_digits)
+
+    # account holders ("ouvreur de droit"): a spouse of the other sex, or for twins a parent
+    holder = rng.random(w.n_snds_people) < p.account_holder_rate
+    holder[w.twins.ravel()] = True
+    rows = np.flatnonzero(holder)
+    h_sex = np.where(w.sex[rows] == 2, 1, 2).astype(np.int8)
+    h_birth = w.birth[rows] + np.round(rng.normal(0, 3, len(rows)) * DAYS_PER_YEAR).astype(np.int32)
+    h_place = draw_birth_places(rng, geo, w.dept[rows], p.born_abroad_rate)
+    h_order = rng.integers(1, 1000, size=len(rows))
+    pos = np.searchsorted(rows, w.twins)  # twins share one parent, about 28 years older
+    h_birth[pos[:, 0]] = w.birth[first] - int(28 * DAYS_PER_YEAR)
+    for column in (h_sex, h_birth, h_place, h_order):
+        column[pos[:, 1]] = column[pos[:, 0]]
+    holder_nir = nir_strings(h_sex, h_birth, h_place, h_order, place_codes, place_digits)
+    w.account_holder = _mask(w.n, rows)
+    w.account_nir = pc.replace_with_mask(w.own_nir, pa.array(w.account_holder), holder_nir)
+
+
+def _draw_care(w: World, p: PopulationParams, streams: dict, geo: Geography) -> None:
+    rng = streams["care"]
+    in_cohort = _mask(w.n, w.cohort_people)
+    w.centre = np.full(w.n, -1, dtype=np.int64)
+    treated = in_cohort | (rng.random(w.n) < p.non_cohort_treated_at_centre)
+    cum = geo.dept_centre_cum[w.dept[treated]]
+    w.centre[treated] = np.minimum((rng.random((int(treated.sum()), 1)) > cum).sum(axis=1), geo.n_centres - 1)
+    centre_share = np.where(in_cohort, p.cohort_stays_at_centre, 0.5)
+    w.stays = draw_stays(rng, geo, cancer=w.cancer, diagnosis=w.diagnosis, last_day=w.last_day, residence_dept=w.dept,
+                         centre=w.centre, centre_share=centre_share, mean_stays=p.stays_per_beneficiary)
+    k = w.n_snds_people
+    w.dispensings = draw_dispensings(rng, cancer=w.cancer[:k], diagnosis=w.diagnosis[:k], last_day=w.last_day[:k],
+                                     mean_count=p.dispensings_per_beneficiary)
+
+
+# --- what each holder records -------------------------------------------------------------
+
+def _record_stays(stays: Stays, side: str, rates, rng: np.random.Generator, log: CorruptionLog) -> Stays:
+    """A holder's copy of some care events: a share lost, a share a day off."""
+    kept = np.flatnonzero(rng.random(len(stays), dtype=np.float32) >= rates.stay_missing)
+    log.add(side, "stays", "missing", np.setdiff1d(np.arange(len(stays)), kept), len(stays), rates.stay_missing)
+    recorded, shifted = shift_days(rng, stays.subset(kept), rates.stay_shifted)
+    log.add(side, "stays", "shifted", shifted, len(recorded), rates.stay_shifted)
+    return recorded
+
+
+def _stays_table(id_column: str, ids: pa.Array, number: np.ndarray, record: np.ndarray, stays: Stays,
+                 finess: np.ndarray) -> pa.Table:
+    order = _event_order(number, record, stays.admission)
+    return pa.table({
+        id_column: _take(ids, record[order]),
+        "finess": _take(finess, stays.hospital[order]),
+        "admission_date": _date32(stays.admission[order]),
+        "discharge_date": _date32(stays.discharge[order]),
+        "main_diagnosis": _take(np.asarray(DIAGNOSIS_CODES), stays.diagnosis[order]),
+    })
+
+
+@dataclass
+class SndsSide:
+    ids: pa.Array                 # per SNDS record
+    record_person: np.ndarray
+    duplicate_people: np.ndarray  # people with a second id
+    duplicate_records: np.ndarray
+    tables: dict[str, pa.Table]
+
+
+def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog) -> SndsSide:
+    rng, rates = streams["snds_records"], p.snds
+    snds_people = np.arange(w.n_snds_people)
+    n_dup = p.n_snds - w.n_snds_people
+    non_twins = np.setdiff1d(snds_people, w.twins.ravel())
+    dup_people = np.sort(rng.choice(non_twins, size=min(n_dup, len(non_twins)), replace=False))
+    person = np.concatenate([snds_people, dup_people])
+    n = len(person)
+    number = streams["ids"].permutation(n)
+    ids = _id_strings("SN", number, 9)
+
+    birth_names = w.birth_name.take(person)
+    use_names = w.use_name.take(person)
+    recorded = (use_names.codes >= 0) & (rng.random(n) < p.snds_use_name_recorded)
+    use_names.set_missing(np.flatnonzero(~recorded))
+    changed = np.flatnonzero(recorded & (rng.random(n) < p.use_name_changed))
+    divorced = rng.random(len(changed)) < 0.5
+    use_names.codes[changed[divorced]] = birth_names.codes[changed[divorced]]
+    use_names.codes[changed[~divorced]] = rng.integers(0, len(use_names.values), size=int((~divorced).sum()))
+    corrupt_surname(birth_names, "birth_name", "snds", rates, rng, log)
+    corrupt_surname(use_names, "use_name", "snds", rates, rng, log)
+    parts = [g.take(person) for g in w.given_names]
+    apply_style([birth_names, use_names, *parts], "snds", rates, rng, log, insurer=True)
+    first_names = corrupt_first_names(parts, "snds", rates, rng, log)
+    sex = sex_column(w.sex[person], np.tile(np.array(["1", "2"]), (n, 1)), "snds", rates, rng, log)
+    birth = corrupt_birth_dates(w.birth[person], "snds", rates, rng, log, "ymd")
+    nir = corrupt_nirs(w.account_nir.take(pa.array(person)), "snds", rates, rng, log)
+    commune = commune_column(geo.commune_codes, w.commune_now[person], "snds", rates, rng, log)
+    dead = w.death[person] >= 0
+    death_missing = dead & (rng.random(n) < rates.death_missing)
+    log.add("snds", "death_date", "missing", np.flatnonzero(death_missing), int(dead.sum()), rates.death_missing)
+    beneficiaries = pa.table({
+        "snds_id": ids, "sex": sex, "birth_date": birth, "birth_name": birth_names.to_arrow(),
+        "use_name": use_names.to_arrow(), "first_names": first_names, "nir": nir, "commune_code": commune,
+        "death_date": _date32(w.death[person], ~dead | death_missing),
+    }).take(pa.array(np.argsort(number)))
+
+    # events move to a person's second id after a split date
+    dup_records = w.n_snds_people + np.arange(len(dup_people))
+    dup_index = np.full(w.n, -1, dtype=np.int64)
+    dup_index[dup_people] = np.arange(len(dup_people))
+    split_day = w.diagnosis[dup_people] + (
+        rng.random(len(dup_people)) * (w.last_day[dup_people] - w.diagnosis[dup_people])).astype(np.int32)
+
+    def record_of(event_person: np.ndarray, day: np.ndarray) -> np.ndarray:
+        k = dup_index[event_person]
+        later = (k >= 0) & (day >= split_day[np.maximum(k, 0)])
+        return np.where(later, dup_records[np.maximum(k, 0)], event_person)
+
+    stays = _record_stays(w.stays.subset(np.flatnonzero(w.stays.person < w.n_snds_people)), "snds", rates, rng, log)
+    stays_table = _stays_table("snds_id", ids, number, record_of(stays.person, stays.admission), stays,
+                               geo.hospital_finess)
+    del stays
+    d = w.dispensings
+    record = record_of(d.person, d.date)
+    order = _event_order(number, record, d.date)
+    dispensings = pa.table({
+        "snds_id": _take(ids, record[order]), "dispensing_date": _date32(d.date[order]),
+        "atc_code": _take(np.asarray(ATC_CODES), d.atc[order]), "quantity": d.quantity[order],
+    })
+    return SndsSide(ids, person, dup_people, dup_records,
+                    {"snds_beneficiaries": beneficiaries, "snds_stays": stays_table, "snds_dispensings": dispensings})
+
+
+@dataclass
+class CohortSide:
+    ids: pa.Array
+    number: np.ndarray
+    married: np.ndarray
+    n_centre_stays: np.ndarray
+    tables: dict[str, pa.Table]
+
+
+def _annotate(uses: list[str], births: list[str], style: np.ndarray) -> list[str]:
+    """'MARTIN NÉE DUPONT', 'DUPONT ÉPOUSE MARTIN', 'MARTIN EP. DUPONT'."""
+    forms = ("{u} NÉE {b}", "{b} ÉPOUSE {u}", "{u} EP. {b}")
+    return [forms[s].format(u=u, b=b) for u, b, s in zip(uses, births, style)]
+
+
+def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog) -> CohortSide:
+    rng, rates = streams["cohort_records"], p.cohort
+    person = w.cohort_people
+    m = len(person)
+    number = streams["ids"].permutation(m)
+    ids = _id_strings("CO", number, 7)
+    centre = w.centre[person]
+
+    married = w.use_name.codes[person] >= 0
+    use_names = w.use_name.take(person)
+    use_names.codes[~married] = w.birth_name.codes[person][~married]  # "nom d'usage" is always filled
+    birth_names = w.birth_name.take(person)
+    birth_names.set_missing(np.flatnonzero(rng.random(m) >= p.cohort_birth_name_recorded))
+    misfiled = np.flatnonzero(married & (rng.random(m) < p.cohort_birth_name_holds_use_name))
+    birth_names.codes[misfiled] = use_names.codes[misfiled]
+    annotated = np.flatnonzero(married & (rng.random(m) < p.name_annotation_rate))
+    use_names.edit(annotated, _annotate([use_names.get(i) for i in annotated],
+                                        [w.birth_name.get(person[i]) for i in annotated],
+                                        rng.integers(3, size=len(annotated))))
+    log.add("cohort", "use_name", "annotated", annotated, int(married.sum()), p.name_annotation_rate)
+    corrupt_surname(birth_names, "birth_name", "cohort", rates, rng, log)
+    corrupt_surname(use_names, "use_name", "cohort", rates, rng, log)
+    parts = [g.take(person) for g in w.given_names]
+    apply_style([birth_names, use_names, *parts], "cohort", rates, rng, log, insurer=False)
+    first_names = corrupt_first_names(parts, "cohort", rates, rng, log)
+
+    # each centre has its own sex codes and date format
+    centre_rng = streams["centres"]
+    coding = centre_rng.choice(len(SEX_CODINGS), size=geo.n_centres, p=SEX_CODING_SHARES)
+    date_order = np.where(centre_rng.random(geo.n_centres) < 0.8, "dmy", "ymd")
+    sex = sex_column(w.sex[person], np.array(SEX_CODINGS)[coding[centre]], "cohort", rates, rng, log)
+    birth = corrupt_birth_dates(w.birth[person], "cohort", rates, rng, log, date_order[centre])
+    nir = corrupt_nirs(w.own_nir.take(pa.array(person)), "cohort", rates, rng, log, spaced_rate=p.cohort_nir_spaced)
+    commune = commune_column(geo.commune_codes, w.commune_at_diagnosis[person], "cohort", rates, rng, log)
+
+    dead = w.death[person] >= 0
+    known = dead & (rng.random(m) >= rates.death_missing)
+    log.add("cohort", "death_date", "missing", np.flatnonzero(dead & ~known), int(dead.sum()), rates.death_missing)
+    lag = rng.integers(0, 366, size=m)
+    last_news = np.where(known, w.death[person], np.maximum(w.diagnosis[person], w.last_day[person] - lag))
+    treatments = draw_treatments(streams["clinical"], w.cancer[person], w.stage[person], w.subtype[person])
+    patients = pa.table({
+        "cohort_id": ids,
+        "centre_finess": _take(geo.hospital_finess, geo.centre_hospital[centre]),
+        "sex": sex, "birth_date": birth, "birth_name": birth_names.to_arrow(), "use_name": use_names.to_arrow(),
+        "first_names": first_names, "nir": nir, "commune_code": commune,
+        "cancer_type": _take(np.asarray(ref.CANCERS), w.cancer[person]),
+        "subtype": pa.array(w.subtype[person], type=pa.string()),
+        "stage": w.stage[person],
+        "diagnosis_date": _date32(w.diagnosis[person]),
+        **treatments,
+        "death_date": _date32(w.death[person], ~known),
+        "last_news_date": _date32(last_news),
+    }).take(pa.array(np.argsort(number)))
+
+    # the centre's own stays, as its information system recorded them
+    row_of = np.full(w.n, -1, dtype=np.int64)
+    row_of[person] = np.arange(m)
+    s = w.stays
+    own = (row_of[s.person] >= 0) & (s.hospital == geo.centre_hospital[np.maximum(w.centre[s.person], 0)])
+    stays = _record_stays(s.subset(np.flatnonzero(own)), "cohort", rates, rng, log)
+    record = row_of[stays.person]
+    table = _stays_table("cohort_id", ids, number, record, stays, geo.hospital_finess)
+    return CohortSide(ids, number, married, np.bincount(record, minlength=m),
+                      {"cohort_patients": patients, "cohort_stays": table})
+
+
+# --- truth -------------------------------------------------------------------------------
+
+def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: CorruptionLog) -> dict[str, pa.Table]:
+    person = w.cohort_people
+    m = len(person)
+    by_id = np.argsort(cohort.number)  # cohort rows in id order
+    present = by_id[by_id < n_in]
+    truth = pa.table({"cohort_id": _take(cohort.ids, present), "snds_id": _take(snds.ids, person[present])})
+    patients = cohort.tables["cohort_patients"]  # already in id order
+    mistyped = np.zeros(m, dtype=bool)
+    for side, field_name, kind, rows in zip(log.side, log.field_name, log.kind, log.row):
+        if (side, field_name, kind) == ("cohort", "nir", "typo"):
+            mistyped[rows] = True
+    hard_cases = pa.table({
+        "cohort_id": _take(cohort.ids, by_id),
+        "in_snds": by_id < n_in,
+        "married_name": cohort.married[by_id],
+        "birth_name_missing": pc.is_null(patients["birth_name"]),
+        "account_holder_nir": w.account_holder[person][by_id],
+        "twin": _mask(w.n, w.twins.ravel())[person][by_id],
+        "snds_duplicate": _mask(w.n, snds.duplicate_people)[person][by_id],
+        "moved": (w.commune_at_diagnosis != w.commune_now)[person][by_id],
+        "nir_present": pc.is_valid(patients["nir"]),
+        "nir_mistyped": mistyped[by_id],
+        "centre_stays": cohort.n_centre_stays[by_id],
+    })
+    duplicates = pa.table({"snds_id": _take(snds.ids, snds.duplicate_records),
+                           "same_person_as": _take(snds.ids, snds.duplicate_people)})
+    duplicates = duplicates.take(pc.sort_indices(duplicates, sort_keys=[("snds_id", "ascending")]))
+    return {"truth": truth, "hard_cases": hard_cases, "snds_duplicates": duplicates,
+            "corruptions": _corruption_table(log, {"snds": snds.ids, "cohort": cohort.ids})}
+
+
+def _corruption_table(log: CorruptionLog, ids: dict[str, pa.Array]) -> pa.Table:
+    """One row per corrupted identity value: side, record id, field, kind (care events excluded)."""
+    parts = []
+    for side, field_name, kind, rows in zip(log.side, log.field_name, log.kind, log.row):
+        if field_name != "stays" and len(rows):
+            parts.append(pa.table({
+                "side": pa.array([side] * len(rows)), "record_id": _take(ids[side], rows),
+                "field": pa.array([field_name] * len(rows)), "kind": pa.array([kind] * len(rows)),
+            }))
+    if not parts:
+        return pa.table({name: pa.array([], pa.string()) for name in ("side", "record_id", "field", "kind")})
+    return pa.concat_tables(parts)
+
+
+# --- entry point -------------------------------------------------------------------------
+
+def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, seed: int = 0,
+                    params: PopulationParams | None = None) -> Population:
+    """Simulate a cohort <-> SNDS population with ground truth.
+
+    Parameters
+    ----------
+    n_cohort, n_snds:
+        Rows of the cohort's patient table and of SNDS's beneficiary table (override
+        ``params``). A share ``cohort_only_rate`` of cohort patients is absent from SNDS,
+        and a share ``snds_duplicate_rate`` of SNDS ids are second ids of one person.
+    seed:
+        Same seed and parameters give identical tables.
+    params:
+        Every other knob (see :class:`PopulationParams`).
+    """
+    p = params or PopulationParams()
+    p = dataclasses.replace(p, n_cohort=p.n_cohort if n_cohort is None else int(n_cohort),
+                            n_snds=p.n_snds if n_snds is None else int(n_snds)).validate()
+    children = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+    streams = {name: np.random.default_rng(child) for name, child in zip(_STREAMS, children)}
+    geo = france()
+    n_snds_people = p.n_snds - int(round(p.n_snds * p.snds_duplicate_rate))
+    n_in = int(round(p.n_cohort * (1 - p.cohort_only_rate)))
+    if n_in > n_snds_people:
+        raise InvalidParameter(
+            f"cohort larger than the population: {n_in:,} cohort patients should be in SNDS "
+            f"but SNDS holds {n_snds_people:,} people; raise --snds or lower --cohort")
+    n_only = p.n_cohort - n_in
+
+    with stage(f"people ({n_snds_people + n_only:,})"):
+        world = _draw_people(p, streams, geo, n_snds_people, n_in, n_only)
+    with stage("identities and NIRs"):
+        _draw_identities(world, p, streams, geo)
+    with stage("care pathways (stays, dispensings)"):
+        _draw_care(world, p, streams, geo)
+    log = CorruptionLog()
+    with stage(f"cohort records ({p.n_cohort:,} patients)"):
+        cohort = _cohort_side(world, p, streams, geo, log)
+    with stage(f"SNDS records ({p.n_snds:,} beneficiary ids)"):
+        snds = _snds_side(world, p, streams, geo, log)
+    with stage("truth and hard cases"):
+        truth = _truth_tables(world, n_in, snds, cohort, log)
+    tables = {**cohort.tables, **snds.tables, **truth}
+    return Population(tables=tables, params=p, seed=seed, corruption_rates=pd.DataFrame(log.rates))
