@@ -16,14 +16,26 @@ from harmonie.errors import HarmonieError
 
 
 class HarmonieGroup(click.Group):
-    """A click group that reports user errors as one line."""
+    """A click group that reports every user error (bad option or bad input) as one line."""
 
-    def invoke(self, ctx: click.Context):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
-            return super().invoke(ctx)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except HarmonieError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            message = exc.format_message()
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                message += f" (see {exc.ctx.command_path} --help)"
+            click.echo(f"error: {message}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=HarmonieGroup, context_settings={"help_option_names": ["-h", "--help"]})

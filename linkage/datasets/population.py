@@ -73,10 +73,11 @@ class Population:
         """Write every table as ``OUT/<name>.parquet`` and ``OUT/population.json``."""
         out = ensure_output_dir(out_dir)
         paths = {}
-        for name, table in self.tables.items():
-            paths[name] = write_parquet(table, out / f"{name}.parquet",
-                                        metadata={"harmonie.format_version": FORMAT_VERSION,
-                                                  "harmonie.seed": str(self.seed)})
+        with stage(f"write {len(self.tables)} Parquet files"):
+            for name, table in self.tables.items():
+                paths[name] = write_parquet(table, out / f"{name}.parquet",
+                                            metadata={"harmonie.format_version": FORMAT_VERSION,
+                                                      "harmonie.seed": str(self.seed)})
         paths["population"] = write_text(json.dumps(self.metadata(), indent=2, ensure_ascii=False) + "\n",
                                          out / "population.json")
         return paths
