@@ -51,8 +51,9 @@ def root(quiet: bool) -> None:
 def _assemble() -> click.Group:
     from harmonie.demo import demo
     from linkage.cli import commands as linkage_commands
+    from privacy.cli import commands as privacy_commands
 
-    for command in (*linkage_commands, demo):
+    for command in (*linkage_commands, *privacy_commands, demo):
         root.add_command(command)
     return root
 

@@ -83,3 +83,81 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return final
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def _sniff_header(path: Path, encoding: str, tab: bool) -> tuple[str, list[str]]:
+    """(delimiter, column names) from the first line of a CSV file."""
+    import csv
+
+    with open(path, "r", encoding=encoding, newline="") as fh:
+        header = fh.readline()
+    counts = {sep: header.count(sep) for sep in (";", ",", "\t", "|")}
+    delimiter = "\t" if tab else max(counts, key=counts.get) if max(counts.values()) else ","
+    names = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+    return delimiter, [n.lstrip("\ufeff") for n in names]
+
+
+def read_table(path: str | os.PathLike, *, columns: list[str] | None = None, encoding: str = "utf-8",
+               what: str = "input", dictionary_columns: list[str] | None = None) -> pa.Table:
+    """Read a Parquet or CSV file into an Arrow table.
+
+    CSV: every column is read as text (codes keep their leading zeros), the delimiter is
+    sniffed from the header (';' as French exports use, ',', tab or '|'), ``encoding`` may
+    be 'cp1252' or 'latin-1' for files from Windows tools, and empty cells are missing.
+    ``columns`` restricts what is read (all must exist); Parquet ``dictionary_columns`` are
+    read dictionary-encoded (cheap for ids repeated over millions of rows). Errors are one line.
+    """
+    from harmonie.errors import HarmonieError
+
+    path = Path(path)
+    if not path.exists():
+        raise HarmonieError(f"{what} file {path} not found")
+    if path.is_dir():
+        raise HarmonieError(f"{what} path {path} is a directory, not a file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            schema = pq.read_schema(path)
+            _check_columns(schema.names, columns, path, what)
+            return pq.read_table(path, columns=columns, read_dictionary=dictionary_columns)
+        if suffix in (".csv", ".txt", ".tsv"):
+            import pyarrow.csv as pcsv
+
+            delimiter, names = _sniff_header(path, encoding, suffix == ".tsv")
+            _check_columns(names, columns, path, what)
+            if len(set(names)) != len(names):
+                raise HarmonieError(f"{what} file {path} has duplicate column names")
+            convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                                          null_values=[""], include_columns=columns)
+            return pcsv.read_csv(path, read_options=pcsv.ReadOptions(encoding=encoding, column_names=names,
+                                                                    skip_rows=1),
+                                 parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                                 convert_options=convert)
+    except HarmonieError:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError, LookupError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HarmonieError(f"cannot read {what} file {path}: {first_line}") from None
+    raise HarmonieError(f"{what} file {path}: unsupported format {suffix or '(none)'}; use .parquet or .csv")
+
+
+def column_names(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
+    """Column names of a Parquet or CSV file without reading its rows ([] if unreadable)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pq.read_schema(path).names
+        return _sniff_header(path, encoding, path.suffix.lower() == ".tsv")[1]
+    except (OSError, UnicodeDecodeError, LookupError, pa.ArrowInvalid):
+        return []
+
+
+def _check_columns(present: list[str], wanted: list[str] | None, path: Path, what: str) -> None:
+    from harmonie.errors import HarmonieError
+
+    missing = [c for c in (wanted or []) if c not in present]
+    if missing:
+        raise HarmonieError(f"{what} file {path} lacks column(s) {', '.join(missing)} "
+                            f"(it has: {', '.join(present[:20])})")

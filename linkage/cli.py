@@ -1,4 +1,4 @@
-"""Command-line front of the linkage package: ``harmonie simulate`` (more to come)."""
+"""Command-line front of the linkage package: ``simulate``, ``spec``, ``encode``."""
 
 from __future__ import annotations
 
@@ -54,4 +54,114 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
         click.echo(f"wrote {len(population.tables)} tables and population.json to {out_dir}")
 
 
-commands = [simulate]
+@click.group()
+def spec() -> None:
+    """Linkage specs: the TOML file shared by both holders and the linkage unit."""
+
+
+@spec.command("example")
+@click.argument("name", type=click.Choice(["direct", "names", "indirect"]))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the spec to this file instead of printing it.")
+def spec_example(name: str, out_path: Path | None) -> None:
+    """Print (or write) the example spec of a scenario: direct, names or indirect."""
+    from harmonie.io import write_text
+    from linkage.spec import example_spec_text
+
+    text = example_spec_text(name)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(text, out_path)
+        click.echo(f"wrote {out_path}")
+
+
+@spec.command("check")
+@click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+def spec_check(spec_file: Path) -> None:
+    """Validate a spec and print its hash and the columns an encoded file will hold."""
+    from linkage.spec import load_spec
+
+    parsed = load_spec(spec_file)
+    click.echo(f"spec {parsed.name!r} is valid; hash {parsed.hash}")
+    for role in parsed.holders:
+        click.echo(f"  {role}: linkage_id, {', '.join(parsed.encoded_columns(role))}")
+
+
+def _guess_holder(parsed, columns: list[str]) -> str:
+    from harmonie.errors import HarmonieError
+
+    roles = [role for role, h in parsed.holders.items() if h.id_column in columns]
+    if len(roles) != 1:
+        raise HarmonieError(f"cannot tell which holder this file belongs to; pass --holder "
+                            f"({' or '.join(parsed.holders)})")
+    return roles[0]
+
+
+@click.command()
+@click.option("--spec", "spec_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The linkage spec (TOML) shared with the other holder and the linkage unit.")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The linkage key file (passphrase from HARMONIE_KEY_PASSPHRASE or a prompt).")
+@click.option("--in", "in_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The holder's records (Parquet or CSV).")
+@click.option("--stays", "stays_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The holder's care events (hospital stays), when the spec encodes events.")
+@click.option("--holder", type=str, help="Which holder of the spec this is (guessed from the id column).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Encoded file to send to the linkage unit (Parquet).")
+@click.option("--crosswalk", "crosswalk_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Local id <-> linkage id table; it stays with the holder.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rows that could not be encoded, with a reason each [default: next to the crosswalk].")
+@click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
+              help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
+def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | None, holder: str | None,
+           out_path: Path, crosswalk_path: Path, rejects_path: Path | None, text_encoding: str) -> None:
+    """Encode a holder's records for the linkage unit: keyed tokens and Bloom filters only.
+
+    Writes the encoded file (no plaintext identifier, no local id), the crosswalk and the
+    rejects. Input rows always reconcile: read = encoded + rejected.
+    """
+    from harmonie.errors import HarmonieError
+    from harmonie.io import column_names, read_table, write_parquet
+    from linkage.encoding import encode_holder, write_encoded
+    from linkage.encoding.holder import required_columns
+    from linkage.spec import load_spec
+    from privacy.keys import load_key, passphrase_from_environment
+
+    parsed = load_spec(spec_file)
+    role = holder or _guess_holder(parsed, column_names(in_path, text_encoding))
+    holder_spec = parsed.holder(role)
+    key = load_key(key_file, passphrase_from_environment())
+    patients = read_table(in_path, columns=required_columns(parsed, role), encoding=text_encoding, what="input")
+    events = None
+    if any(f.encoding == "events" for f in parsed.fields):
+        if stays_path is None:
+            raise HarmonieError("the spec encodes hospital stays: give them with --stays")
+        ev = holder_spec.events
+        events = read_table(stays_path, columns=list(dict.fromkeys([ev.id_column, ev.finess, ev.date])),
+                            encoding=text_encoding, what="stays", dictionary_columns=[ev.id_column, ev.finess])
+    for path in (out_path, crosswalk_path, rejects_path):
+        if path is not None and path.resolve() == in_path.resolve():
+            raise HarmonieError(f"refusing to overwrite the input file {in_path}")
+    result = encode_holder(parsed, key, role, patients, events)
+    rejects_path = rejects_path or crosswalk_path.with_name(crosswalk_path.stem + ".rejects.parquet")
+    provenance = {"harmonie.spec_hash": parsed.hash, "harmonie.key_fingerprint": key.fingerprint,
+                  "harmonie.holder": role}
+    write_encoded(result.encoded, result.metadata, out_path)
+    write_parquet(result.crosswalk, crosswalk_path, metadata=provenance)
+    write_parquet(result.rejects, rejects_path, metadata=provenance)
+    m = result.metadata
+    click.echo(f"{role}: {m['rows_in']:,} rows read, {m['rows_encoded']:,} encoded, {m['rows_rejected']:,} rejected"
+               f" (see {rejects_path})" if m["rows_rejected"] else
+               f"{role}: {m['rows_in']:,} rows read, {m['rows_encoded']:,} encoded, 0 rejected")
+    for name, flags in m["fields"].items():
+        details = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in flags.items() if v)
+        if details:
+            click.echo(f"  {name}: {details}")
+    click.echo(f"spec {parsed.name} ({parsed.hash[:12]}), key {key.fingerprint}")
+    click.echo(f"wrote {out_path} (for the linkage unit), {crosswalk_path} (keep it)")
+
+
+commands = [simulate, spec, encode]

@@ -9,7 +9,7 @@ import pytest
 
 from harmonie.errors import InvalidParameter
 from linkage.datasets import PopulationParams, SideCorruption, make_population, population_summary
-from linkage.datasets.corruption import strip_accents
+from linkage.normalise.text import strip_accents
 from linkage.nir import is_valid_nir
 
 FILES = ("cohort_patients", "cohort_stays", "snds_beneficiaries", "snds_stays", "snds_dispensings", "truth",

@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from linkage.datasets.coded import CodedStrings
-from linkage.datasets.corruption import TYPO_KINDS, digit_typo, strip_accents, title_case, typo
+from linkage.datasets.corruption import TYPO_KINDS, digit_typo, title_case, typo
+from linkage.normalise.text import strip_accents
 from linkage.datasets.geography import _luhn_digit, draw_within_groups, france
 from linkage.datasets.names import surnames
 from linkage.datasets.reference import DEPARTEMENTS

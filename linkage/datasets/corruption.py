@@ -7,9 +7,9 @@ everything else is vectorised.
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
+
+from linkage.normalise.text import strip_accents
 
 # AZERTY neighbours (French keyboards) for keyboard typos.
 _AZERTY_ROWS = ("AZERTYUIOP", "QSDFGHJKLM", "WXCVBN")
@@ -40,13 +40,6 @@ OCR_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 TYPO_KINDS = ("keyboard", "phonetic", "ocr", "deletion", "insertion", "transposition")
-
-
-def strip_accents(value: str) -> str:
-    """'Lefèvre' -> 'Lefevre', 'Noël' -> 'Noel'; also folds 'Œ' -> 'OE'."""
-    value = value.replace("Œ", "OE").replace("œ", "oe").replace("Æ", "AE").replace("æ", "ae")
-    decomposed = unicodedata.normalize("NFD", value)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
 def title_case(value: str) -> str:

@@ -368,8 +368,8 @@ class CohortSide:
 
 
 def _annotate(uses: list[str], births: list[str], style: np.ndarray) -> list[str]:
-    """'MARTIN NÉE DUPONT', 'DUPONT ÉPOUSE MARTIN', 'MARTIN EP. DUPONT'."""
-    forms = ("{u} NÉE {b}", "{b} ÉPOUSE {u}", "{u} EP. {b}")
+    """'MARTIN NÉE DUPONT', 'DUPONT ÉPOUSE MARTIN', 'DUPONT EP. MARTIN' (birth name, then spouse's)."""
+    forms = ("{u} NÉE {b}", "{b} ÉPOUSE {u}", "{b} EP. {u}")
     return [forms[s].format(u=u, b=b) for u, b, s in zip(uses, births, style)]
 
 

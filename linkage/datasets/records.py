@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.datasets.coded import CodedStrings
-from linkage.datasets.corruption import digit_typo, pick, strip_accents, title_case, typos
+from linkage.datasets.corruption import digit_typo, pick, title_case, typos
+from linkage.normalise.text import strip_accents
 from linkage.datasets.params import SideCorruption
 
 SEX_CODINGS = (("M", "F"), ("H", "F"), ("1", "2"))  # (male, female) as hospitals code them

@@ -1,0 +1,85 @@
+"""The encoded file a holder sends to the linkage unit, and its metadata.
+
+An encoded file is Parquet: ``linkage_id`` plus the spec's encoded columns, and under the
+schema metadata key ``harmonie`` a JSON document: format and version, spec name and hash,
+key fingerprint, holder role, row counts and what normalisation set aside. It holds no
+plaintext identifier and no local id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harmonie.errors import HarmonieError
+from harmonie.io import write_parquet
+
+ENCODED_FORMAT = "harmonie-encoded"
+ENCODED_FORMAT_VERSION = 1
+METADATA_KEY = b"harmonie"
+
+
+@dataclass
+class EncodedFile:
+    table: pa.Table
+    metadata: dict
+
+    @property
+    def spec_hash(self) -> str:
+        return self.metadata["spec_hash"]
+
+    @property
+    def key_fingerprint(self) -> str:
+        return self.metadata["key_fingerprint"]
+
+
+def write_encoded(table: pa.Table, metadata: dict, path: str | Path) -> Path:
+    document = {"format": ENCODED_FORMAT, "format_version": ENCODED_FORMAT_VERSION, **metadata}
+    schema_metadata = dict(table.schema.metadata or {})
+    schema_metadata[METADATA_KEY] = json.dumps(document, sort_keys=True).encode("utf-8")
+    return write_parquet(table.replace_schema_metadata(schema_metadata), path)
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The encoded file's metadata, checking it is an encoded file of a version we read."""
+    path = Path(path)
+    if not path.exists():
+        raise HarmonieError(f"encoded file {path} not found")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise HarmonieError(f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise HarmonieError(f"{path} is not a Harmonie encoded file (no Harmonie metadata)")
+    try:
+        metadata = json.loads(raw)
+    except json.JSONDecodeError:
+        raise HarmonieError(f"{path} has corrupted Harmonie metadata") from None
+    if metadata.get("format") != ENCODED_FORMAT:
+        raise HarmonieError(f"{path} is a {metadata.get('format')!r} file, not an encoded file")
+    if metadata.get("format_version") != ENCODED_FORMAT_VERSION:
+        raise HarmonieError(f"{path} is encoded-file version {metadata.get('format_version')!r}; "
+                            f"this tool reads version {ENCODED_FORMAT_VERSION}")
+    return metadata
+
+
+def read_encoded(path: str | Path) -> EncodedFile:
+    metadata = read_metadata(path)
+    return EncodedFile(pq.read_table(path), metadata)
+
+
+def check_compatible(left: dict, right: dict) -> None:
+    """Both files must come from the same spec and the same secret, and from two holders."""
+    if left["spec_hash"] != right["spec_hash"]:
+        raise HarmonieError(f"the two files were encoded with different specs "
+                            f"({left['spec_hash'][:12]}... vs {right['spec_hash'][:12]}...)")
+    if left["key_fingerprint"] != right["key_fingerprint"]:
+        raise HarmonieError(f"the two files were encoded with different keys "
+                            f"(fingerprints {left['key_fingerprint']} vs {right['key_fingerprint']})")
+    if left.get("holder") == right.get("holder"):
+        raise HarmonieError(f"both files come from the same holder ({left.get('holder')!r})")

@@ -1,0 +1,161 @@
+"""``encode_holder``: one holder's table -> encoded file, crosswalk and rejects.
+
+1. Rows without an id, or repeating an id already seen, are rejected with a reason.
+2. Every spec field is normalised (once per distinct value) and encoded under its own
+   subkey; events come from the holder's events table.
+3. Rows with no identifying value left are rejected too.
+4. Each kept row gets a fresh linkage id, a keyed function of the local id (so reruns
+   give the same file); the encoded file is sorted by linkage id and carries no local id.
+   The crosswalk (local id <-> linkage id) stays with the holder.
+
+Row counts always reconcile: rows_in = rows_encoded + rows_rejected.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harmonie import __version__
+from harmonie.errors import HarmonieError
+from harmonie.progress import stage
+from linkage.encoding.events import event_columns
+from linkage.encoding.fields import bloom_columns, date_columns, token_columns
+from linkage.normalise.apply import Normalised, distinct_codes, normalise_columns
+from linkage.spec import Spec
+from privacy.keys import LinkageKey
+
+LINKAGE_ID_BYTES = 10
+
+
+@dataclass
+class EncodeResult:
+    encoded: pa.Table
+    crosswalk: pa.Table
+    rejects: pa.Table
+    metadata: dict
+
+
+def linkage_ids(subkey: bytes, local_ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """Keyed, reproducible linkage ids (80 bits of HMAC-SHA-256(subkey, local id), hex),
+    and the order that sorts them."""
+    digests = [hmac.digest(subkey, i.encode("utf-8"), "sha256")[:LINKAGE_ID_BYTES] for i in local_ids]
+    order = np.argsort(np.array(digests, dtype=f"S{LINKAGE_ID_BYTES}"), kind="stable")
+    return [d.hex() for d in digests], order
+
+
+def required_columns(spec: Spec, role: str) -> list[str]:
+    """The input columns a holder's table must have under ``spec``."""
+    holder = spec.holder(role)
+    columns = [holder.id_column]
+    for f in spec.fields:
+        columns += [holder.column(c) for c in f.columns]
+    return list(dict.fromkeys(columns))
+
+
+def _check_columns(table: pa.Table, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise HarmonieError(f"{what} lacks column(s) {', '.join(missing)} required by the spec")
+
+
+def _reject_ids(ids: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
+    """Reason per row ('' when kept): missing id, duplicate id (the first occurrence is kept)."""
+    text = pc.utf8_trim_whitespace(pc.cast(ids, pa.string()))
+    missing = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+    codes = pc.fill_null(pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+                         .indices, -1).to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    repeated = np.ones(len(codes), dtype=bool)
+    repeated[first] = False
+    reasons = np.full(len(codes), "", dtype=object)
+    reasons[repeated & ~missing] = "duplicate id (first occurrence kept)"
+    reasons[missing] = "missing id"
+    return reasons, text.to_pylist()
+
+
+def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, events: pa.Table | None = None
+                  ) -> EncodeResult:
+    """Encode one holder's records under ``spec`` and ``key`` (see the module docstring)."""
+    holder = spec.holder(role)
+    _check_columns(patients, required_columns(spec, role), "the input table")
+    event_fields = [f for f in spec.fields if f.encoding == "events"]
+    if event_fields:
+        if events is None:
+            raise HarmonieError(f"the spec encodes events ({event_fields[0].name}): give the events table (--stays)")
+        _check_columns(events, [holder.events.id_column, holder.events.finess, holder.events.date], "the events table")
+
+    rows_in = patients.num_rows
+    reasons, local_ids = _reject_ids(patients[holder.id_column])
+    kept = np.flatnonzero(reasons == "")
+    table = patients.take(pa.array(kept))
+    n = len(kept)
+
+    with stage(f"normalise {len(spec.fields)} fields of {n:,} records"):
+        normalised: dict[str, Normalised] = {
+            f.name: normalise_columns(f.normalise, [table[holder.column(c)] for c in f.columns])
+            for f in spec.fields if f.encoding != "events"}
+
+    columns: dict[str, pa.Array] = {}
+    flags: dict[str, dict[str, int]] = {name: dict(norm.flags) for name, norm in normalised.items()}
+    identifying = np.zeros(n, dtype=bool)
+    with stage("encode fields"):
+        for f in spec.fields:
+            subkey = key.subkey(spec.project, f.name, "bloom" if f.encoding == "bloom" else "token")
+            if f.encoding == "events":
+                continue
+            norm = normalised[f.name]
+            identifying |= norm.present()
+            if f.encoding in ("token", "pseudonym"):
+                columns.update(token_columns(f, norm, subkey))
+            elif f.encoding == "date":
+                columns.update(date_columns(f, norm, subkey))
+            else:
+                columns.update(bloom_columns(f, norm, subkey, normalised.get(f.salt) if f.salt else None))
+    for f in event_fields:
+        with stage(f"encode events ({events.num_rows:,} rows)"):
+            event_codes, event_ids = distinct_codes(events[holder.events.id_column])
+            row_of_id = _row_lookup([local_ids[i] for i in kept], [str(i).strip() for i in event_ids])
+            event_row = np.where(event_codes >= 0, row_of_id[event_codes], -1)
+            emit_near = bool(f.tolerance_days) and f.tolerance_holder in (None, role)
+            new, event_flags = event_columns(f.name, key.subkey(spec.project, f.name, "events"), event_row,
+                                             events[holder.events.finess], events[holder.events.date], n,
+                                             f.tolerance_days, emit_near)
+            columns.update(new)
+            flags[f.name] = event_flags
+            identifying |= np.diff(new[f.name].offsets.to_numpy()) > 0
+
+    reasons[kept[~identifying]] = "no identifying value"
+    encoded_rows = np.flatnonzero(identifying)
+    kept_ids = [local_ids[kept[i]] for i in encoded_rows]
+    with stage("linkage ids, sort and assemble"):
+        ids, order = linkage_ids(key.subkey(spec.project, "linkage_id", role), kept_ids)
+        take = pa.array(encoded_rows[order])
+        encoded = pa.table({"linkage_id": pa.array(ids, pa.string()).take(pa.array(order)),
+                            **{name: column.take(take) for name, column in columns.items()}})
+        crosswalk = pa.table({"local_id": pa.array(kept_ids, pa.string()), "linkage_id": pa.array(ids, pa.string())})
+        rejected = np.flatnonzero(reasons != "")
+        rejects = pa.table({
+            "row": pa.array(rejected + 1, pa.int64()),
+            "local_id": pa.array([local_ids[i] for i in rejected], pa.string()),
+            "reason": pa.array(reasons[rejected].tolist(), pa.string()),
+        })
+    metadata = {
+        "tool": f"harmonie {__version__}", "spec_name": spec.name, "spec_hash": spec.hash,
+        "key_fingerprint": key.fingerprint, "holder": role,
+        "rows_in": rows_in, "rows_encoded": encoded.num_rows, "rows_rejected": rejects.num_rows,
+        "columns": spec.encoded_columns(role), "fields": flags,
+    }
+    assert metadata["rows_in"] == metadata["rows_encoded"] + metadata["rows_rejected"]
+    return EncodeResult(encoded, crosswalk, rejects, metadata)
+
+
+def _row_lookup(row_ids: list[str], wanted: list) -> np.ndarray:
+    """For each wanted id, its row among ``row_ids`` (-1 if absent); one entry more for null."""
+    index = pd.Index(row_ids)
+    return np.append(index.get_indexer(pd.Index(wanted, dtype=object)), -1).astype(np.int64)

@@ -1,0 +1,89 @@
+"""Dates as French files write them, including partial dates.
+
+Accepted: DD/MM/YYYY (also with '-', '.' or spaces), YYYY-MM-DD (ISO, with or without a
+time), YYYYMMDD, DDMMYYYY, MM/YYYY, YYYY, two-digit years (pivot: a year after the
+current one is read as 19xx), and date objects. Day or month ``00`` (or missing) means
+unknown and is kept as 0. An impossible day/month pair whose swap is possible
+(13/25 -> 25/13) is swapped; any other impossible date is unparseable (None).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+_DMY = re.compile(r"^(\d{1,2})[/.\-\s](\d{1,2})[/.\-\s](\d{2}|\d{4})$")
+_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[T\s].*)?$")
+_MY = re.compile(r"^(\d{1,2})[/.\-](\d{4})$")
+_DIGITS = re.compile(r"^\d{8}$")
+_YEAR = re.compile(r"^\d{4}$")
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+MIN_YEAR, MAX_YEAR = 1880, 2100
+
+
+class PartialDate(NamedTuple):
+    year: int
+    month: int  # 0 = unknown
+    day: int    # 0 = unknown
+
+    @property
+    def complete(self) -> bool:
+        return self.month > 0 and self.day > 0
+
+
+def _full_year(year: str) -> int:
+    if len(year) == 4:
+        return int(year)
+    pivot = dt.date.today().year % 100
+    return (1900 if int(year) > pivot else 2000) + int(year)
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    if not MIN_YEAR <= year <= MAX_YEAR or not 0 <= month <= 12 or not 0 <= day <= 31:
+        return False
+    if month and day:
+        if day > _DAYS_IN_MONTH[month - 1]:
+            return False
+        if month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+            return False
+    return not (day and not month)
+
+
+def _checked(year: int, month: int, day: int) -> PartialDate | None:
+    if _valid(year, month, day):
+        return PartialDate(year, month, day)
+    if month > 12 and _valid(year, day, month):  # written month-first
+        return PartialDate(year, day, month)
+    return None
+
+
+def parse_date(value) -> PartialDate | None:
+    """A :class:`PartialDate`, or None when the value is missing or cannot be a date."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return PartialDate(value.year, value.month, value.day) if not pd.isna(value) else None
+    if isinstance(value, dt.date):
+        return PartialDate(value.year, value.month, value.day)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else parse_date(pd.Timestamp(value))
+    text = str(value).strip()
+    if match := _YMD.match(text):
+        return _checked(int(match[1]), int(match[2]), int(match[3]))
+    if match := _DMY.match(text):
+        return _checked(_full_year(match[3]), int(match[2]), int(match[1]))
+    if match := _MY.match(text):
+        return _checked(int(match[2]), int(match[1]), 0)
+    if _DIGITS.match(text):
+        if MIN_YEAR <= int(text[:4]) <= MAX_YEAR:
+            parsed = _checked(int(text[:4]), int(text[4:6]), int(text[6:]))
+            if parsed:
+                return parsed
+        return _checked(int(text[4:]), int(text[2:4]), int(text[:2]))
+    if _YEAR.match(text):
+        return _checked(int(text), 0, 0)
+    return None
