@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean bench-simulate
+.PHONY: demo test venv clean bench-simulate bench-encode
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench-simulate: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
+
+bench-encode: $(STAMP)
+	$(BIN)/python benchmarks/bench_encode.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

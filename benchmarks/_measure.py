@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -28,13 +28,17 @@ class Measurement:
 
 
 def measure(command: list[str], env: dict | None = None) -> Measurement:
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - start
-    # peak RSS of the largest child waited for so far: run one measured command per script
-    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB on Linux
+    """Run ``command``; its own peak RSS comes from wait4's resource usage of that child."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    rss_kb = usage.ru_maxrss  # kB on Linux
     stages = [{"stage": m["label"], "seconds": float(m["seconds"]), "peak_rss_gb": float(m["rss"])}
               for m in _STAGE.finditer(stderr)]
     return Measurement(command, wall, rss_kb / 1024**2, proc.returncode, stages, stdout, stderr)
