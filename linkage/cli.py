@@ -164,4 +164,42 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     click.echo(f"wrote {out_path} (for the linkage unit), {crosswalk_path} (keep it)")
 
 
-commands = [simulate, spec, encode]
+@click.command()
+@click.option("--spec", "spec_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The linkage spec both files were encoded with.")
+@click.option("--left", "left_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Encoded file of the first holder (e.g. the cohort).")
+@click.option("--right", "right_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Encoded file of the second holder (e.g. SNDS).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for links.parquet, grey_zone.parquet, model.json, summary.json and charts.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Match probability above which a pair is a link [default: chosen by the model].")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
+         no_charts: bool) -> None:
+    """Link two encoded files (run by the linkage unit; reads encoded files only)."""
+    from linkage.link import link as run_link, write_link_outputs
+    from linkage.spec import load_spec
+
+    result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold)
+    write_link_outputs(result, out_dir, charts=not no_charts)
+    s = result.summary
+    click.echo(f"{s['left']['records']:,} x {s['right']['records']:,} records, {s['candidate_pairs']:,} candidate "
+               f"pairs (reduction ratio {s['reduction_ratio']:.6f})")
+    for p in s["blocking"]:
+        skipped = f", {p['skipped_pairs']:,} pairs in {p['skipped_blocks']:,} oversized blocks skipped" \
+            if p["skipped_blocks"] else ""
+        click.echo(f"  pass {p['name']!r}: {p['pairs']:,} pairs{skipped}")
+    if s["status"] != "linked":
+        click.echo(f"warning: {s['status']}", err=True)
+    else:
+        e = s["estimated"]
+        click.echo(f"{s['links']:,} links at match probability >= {s['threshold']['probability']:.3f}; "
+                   f"{s['grey_zone_pairs']:,} pairs in the grey zone for review")
+        click.echo(f"model's own estimate: precision {e['precision']:.4f}, recall {e['recall']:.4f} "
+                   f"(EM {s['em_iterations']} iterations, prior {s['prior_lambda']:.2e})")
+    click.echo(f"wrote {out_dir}/")
+
+
+commands = [simulate, spec, encode, link]

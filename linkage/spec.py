@@ -63,6 +63,11 @@ class FieldSpec:
     tolerance_holder: str | None = None       # events: which holder emits the nearby-day tokens (None: both)
     salt: str | None = None                   # bloom: field whose value salts the q-grams
     bloom: BloomSettings | None = None
+    key: str = ""                             # subkey name; fields compared with each other share one
+
+    @property
+    def key_name(self) -> str:
+        return self.key or self.name
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def _bloom_settings(table: dict, where: str, base: BloomSettings | None = None) 
 
 
 _FIELD_KEYS = {"name", "encoding", "normalise", "columns", "parts", "swap", "tolerance_days", "tolerance_holder",
-               "salt", "bits", "qgram", "hashes", "balance", "xor_fold"}
+               "salt", "bits", "qgram", "hashes", "balance", "xor_fold", "key"}
 
 
 def _parse_field(table: dict, index: int, bloom_defaults: BloomSettings, holders: set[str]) -> FieldSpec:
@@ -207,7 +212,7 @@ def _parse_field(table: dict, index: int, bloom_defaults: BloomSettings, holders
              if encoding == "bloom" else None)
     return FieldSpec(name=name, encoding=encoding, normalise=normalise, columns=columns, parts=parts,
                      swap=bool(table.get("swap", True)), tolerance_days=tolerance, tolerance_holder=tolerance_holder,
-                     salt=table.get("salt"), bloom=bloom)
+                     salt=table.get("salt"), bloom=bloom, key=str(table.get("key", "")))
 
 
 def _parse_holder(role: str, table: dict) -> HolderSpec:
@@ -243,6 +248,9 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         for ref in [name, *comparison.get("with", [])]:
             if ref not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
+            if spec_fields[ref].key_name != spec_fields[name].key_name:
+                raise SpecError(f"{where}: {ref!r} and {name!r} are compared with each other, so they must "
+                                f"share a key (set key = \"...\" on both)")
         if kind == "dice" and spec_fields[name].encoding != "bloom":
             raise SpecError(f"{where}: dice comparisons need a bloom field")
         thresholds = comparison.get("thresholds", [])
@@ -262,6 +270,10 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         for ref in refs:
             if not isinstance(ref, str) or ref.split("__")[0] not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
+        wanted = {"keys": ("token", "pseudonym", "date"), "events": ("events",), "lsh": ("bloom",)}[modes[0]]
+        for ref in refs:
+            if spec_fields[ref.split("__")[0]].encoding not in wanted:
+                raise SpecError(f"{where}: {modes[0]!r} needs {' or '.join(wanted)} fields, not {ref!r}")
     if not isinstance(model, dict):
         raise SpecError("[model] must be a table")
     _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "threshold", "grey_zone",
@@ -306,6 +318,10 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
             missing = [role for role, h in holders.items() if h.events is None]
             if missing:
                 raise SpecError(f"field {f.name!r}: holder {missing[0]!r} declares no events table")
+    for f in fields:
+        sharing = [g for g in fields if g.key_name == f.key_name]
+        if any((g.encoding, g.bloom, g.salt) != (f.encoding, f.bloom, f.salt) for g in sharing):
+            raise SpecError(f"fields sharing key {f.key_name!r} must have the same encoding, settings and salt")
     comparisons = tuple(content.get("comparisons", []))
     blocking = tuple(content.get("blocking", []))
     model = content.get("model", {})

@@ -106,7 +106,7 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
     identifying = np.zeros(n, dtype=bool)
     with stage("encode fields"):
         for f in spec.fields:
-            subkey = key.subkey(spec.project, f.name, "bloom" if f.encoding == "bloom" else "token")
+            subkey = key.subkey(spec.project, f.key_name, "bloom" if f.encoding == "bloom" else "token")
             if f.encoding == "events":
                 continue
             norm = normalised[f.name]
@@ -123,7 +123,7 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
             row_of_id = _row_lookup([local_ids[i] for i in kept], [str(i).strip() for i in event_ids])
             event_row = np.where(event_codes >= 0, row_of_id[event_codes], -1)
             emit_near = bool(f.tolerance_days) and f.tolerance_holder in (None, role)
-            new, event_flags = event_columns(f.name, key.subkey(spec.project, f.name, "events"), event_row,
+            new, event_flags = event_columns(f.name, key.subkey(spec.project, f.key_name, "events"), event_row,
                                              events[holder.events.finess], events[holder.events.date], n,
                                              f.tolerance_days, emit_near)
             columns.update(new)

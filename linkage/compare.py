@@ -1,0 +1,164 @@
+"""Comparison of candidate pairs: a small integer level per comparison and pair.
+
+Levels are ordered best first (0 = strongest agreement); -1 means a value is missing on
+either side and the comparison is neutral in the model. The spec's ``[[comparisons]]``
+entries become :class:`Comparison` objects with human labels per level, like Splink's
+comparison levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.encoded_arrays import EncodedRecords
+from linkage.kernels import dice_pairs, shared_tokens, token_in_list
+from linkage.spec import Spec
+
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    thresholds: tuple[float, ...] = ()
+    term_frequency: bool = False
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.labels)
+
+    def levels(self, left: EncodedRecords, right: EncodedRecords, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        """int8 level of each pair (li[k], ri[k])."""
+        return _KINDS[self.kind](self, left, right, li, ri)
+
+
+def _token_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
+    a, b = left.tokens[c.columns[0]][li], right.tokens[c.columns[0]][ri]
+    out = np.where(a == b, 0, 1).astype(np.int8)
+    out[(a == 0) | (b == 0)] = MISSING
+    return out
+
+
+def _date_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
+    """Levels in the order of the comparison's columns; each level lists one or more ways
+    ('left_col=right_col', '|'-separated) to reach it. Tolerance lists ('__near') count as a
+    hit when the other side's exact token is in the list."""
+    out = np.full(len(li), len(c.columns), dtype=np.int8)  # 'different'
+    any_present = np.zeros(len(li), dtype=bool)
+    for level in range(len(c.columns) - 1, -1, -1):
+        hit = np.zeros(len(li), dtype=bool)
+        for alternative in c.columns[level].split("|"):
+            lcol, rcol = alternative.split("=")
+            if lcol.endswith("__near"):
+                hit |= _in_list(left.lists[lcol], li, right.tokens[rcol][ri])
+            elif rcol.endswith("__near"):
+                hit |= _in_list(right.lists[rcol], ri, left.tokens[lcol][li])
+            else:
+                a, b = left.tokens[lcol][li], right.tokens[rcol][ri]
+                present = (a != 0) & (b != 0)
+                any_present |= present
+                hit |= present & (a == b)
+        out[hit] = level
+    out[~any_present] = MISSING
+    return out
+
+
+def _in_list(lists, rows, tokens) -> np.ndarray:
+    """Whether tokens[k] (non-zero) is in the list of row rows[k]."""
+    return token_in_list(lists.offsets, lists.values, rows.astype(np.int64), tokens)
+
+
+def _dice_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
+    best = np.full(len(li), -1.0, dtype=np.float32)
+    for lcol in c.columns:
+        for rcol in c.columns:
+            lf, lones = left.filters[lcol]
+            rf, rones = right.filters[rcol]
+            best = np.maximum(best, dice_pairs(lf, rf, lones, rones, li, ri))
+    out = np.full(len(li), len(c.thresholds), dtype=np.int8)
+    for level in range(len(c.thresholds) - 1, -1, -1):
+        out[best >= c.thresholds[level]] = level
+    out[best < 0] = MISSING
+    return out
+
+
+def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
+    """Shared events, counted on exact tokens and the tolerance tokens either side emits."""
+    name = c.columns[0]
+    shared = _shared(left.lists[name], right.lists[name], li, ri)
+    if name + "__near" in left.lists:
+        shared = shared + _shared(left.lists[name + "__near"], right.lists[name], li, ri)
+    if name + "__near" in right.lists:
+        shared = shared + _shared(left.lists[name], right.lists[name + "__near"], li, ri)
+    cuts = sorted(c.thresholds, reverse=True)  # e.g. 3, 2, 1 shared events
+    out = np.full(len(li), len(cuts), dtype=np.int8)  # 'none shared'
+    for level in range(len(cuts) - 1, -1, -1):
+        out[shared >= cuts[level]] = level
+    empty = (left.lists[name].lengths()[li] == 0) | (right.lists[name].lengths()[ri] == 0)
+    out[empty] = MISSING
+    return out
+
+
+def _shared(a, b, li, ri) -> np.ndarray:
+    return shared_tokens(a.offsets, a.values, b.offsets, b.values, li.astype(np.int64), ri.astype(np.int64))
+
+
+_KINDS = {"token": _token_levels, "date": _date_levels, "dice": _dice_levels, "events": _event_levels}
+
+
+def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str]) -> list[Comparison]:
+    """The spec's comparisons, resolved against the columns both encoded files hold."""
+    comparisons = []
+    for entry in spec.comparisons:
+        name, kind = entry["field"], entry["kind"]
+        field = spec.field(name)
+        label = entry.get("label", name)
+        if kind == "token":
+            comparisons.append(Comparison(label, kind, ("agree", "disagree"), (name,),
+                                          term_frequency=bool(entry.get("term_frequency", False))))
+        elif kind == "dice":
+            thresholds = tuple(entry.get("thresholds", (0.9, 0.8)))
+            labels = tuple(f"Dice >= {t:g}" for t in thresholds) + (f"Dice < {thresholds[-1]:g}",)
+            comparisons.append(Comparison(label, kind, labels, (name, *entry.get("with", [])), thresholds))
+        elif kind == "events":
+            cuts = tuple(sorted(entry.get("levels", (1, 2, 3)), reverse=True))
+            labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)
+            comparisons.append(Comparison(label, kind, labels, (name,), cuts))
+        elif kind == "date":
+            columns, labels = [], []
+            options = [("exact", name, name, "exact date"),
+                       ("near_left", name + "__near", name, f"within {field.tolerance_days} days"),
+                       ("near_right", name, name + "__near", f"within {field.tolerance_days} days"),
+                       ("swap_l", name + "__swap", name, "day and month swapped"),
+                       ("swap_r", name, name + "__swap", "day and month swapped"),
+                       ("ym", name + "__ym", name + "__ym", "same year and month"),
+                       ("y", name + "__y", name + "__y", "same year")]
+            for _, lcol, rcol, text in options:
+                present_l = lcol in left_columns
+                present_r = rcol in right_columns
+                if present_l and present_r and (text not in labels or text.startswith(("within", "day"))):
+                    columns.append(f"{lcol}={rcol}")
+                    labels.append(text)
+            merged_cols, merged_labels = [], []
+            for col, text in zip(columns, labels):  # one level per label, several ways to reach it
+                if text in merged_labels:
+                    merged_cols[merged_labels.index(text)] += "|" + col
+                else:
+                    merged_cols.append(col)
+                    merged_labels.append(text)
+            comparisons.append(Comparison(label, kind, tuple(merged_labels) + ("different",), tuple(merged_cols)))
+    return comparisons
+
+
+def compare(comparisons: list[Comparison], left: EncodedRecords, right: EncodedRecords, li: np.ndarray,
+            ri: np.ndarray) -> np.ndarray:
+    """(n_pairs, n_comparisons) int8 levels."""
+    out = np.empty((len(li), len(comparisons)), dtype=np.int8)
+    for j, c in enumerate(comparisons):
+        out[:, j] = c.levels(left, right, li, ri)
+    return out

@@ -1,0 +1,85 @@
+"""Match quality against ground truth: precision, recall, F1, and the blocking's pairs
+completeness and reduction ratio.
+
+Truth is in local ids (cohort_id, snds_id); links are in linkage ids; each holder's
+crosswalk maps one to the other (only the evaluator, who holds the truth, needs both).
+A link to a second SNDS id of the right person (``snds_duplicates``) counts as correct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class TruthPairs:
+    pairs: set[tuple[str, str]]           # (left linkage id, right linkage id), first ids
+    same_person: dict[str, str]           # right linkage id of a second id -> of the first id
+    unmapped: int                         # truth rows whose records were not encoded (rejected)
+
+    def __len__(self) -> int:
+        return len(self.pairs) + self.unmapped
+
+
+def truth_pairs(truth: pd.DataFrame, left_crosswalk: pd.DataFrame, right_crosswalk: pd.DataFrame,
+                duplicates: pd.DataFrame | None = None) -> TruthPairs:
+    left_map = dict(zip(left_crosswalk.local_id, left_crosswalk.linkage_id))
+    right_map = dict(zip(right_crosswalk.local_id, right_crosswalk.linkage_id))
+    left_col, right_col = truth.columns[:2]
+    pairs, unmapped = set(), 0
+    for a, b in zip(truth[left_col].astype(str), truth[right_col].astype(str)):
+        if a in left_map and b in right_map:
+            pairs.add((left_map[a], right_map[b]))
+        else:
+            unmapped += 1
+    same = {}
+    if duplicates is not None:
+        for second, first in zip(duplicates.iloc[:, 0].astype(str), duplicates.iloc[:, 1].astype(str)):
+            if second in right_map and first in right_map:
+                same[right_map[second]] = right_map[first]
+    return TruthPairs(pairs, same, unmapped)
+
+
+def _correct(left_ids, right_ids, truth: TruthPairs) -> np.ndarray:
+    return np.array([(a, truth.same_person.get(b, b)) in truth.pairs for a, b in zip(left_ids, right_ids)], dtype=bool)
+
+
+def quality(links: pd.DataFrame, truth: TruthPairs) -> dict:
+    correct = _correct(links.left_id, links.right_id, truth)
+    tp = int(correct.sum())
+    precision = tp / len(links) if len(links) else 1.0
+    recall = tp / len(truth) if len(truth) else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"links": int(len(links)), "true_pairs": len(truth), "true_positives": tp,
+            "false_positives": int(len(links) - tp), "false_negatives": int(len(truth) - tp),
+            "precision": precision, "recall": recall, "f1": f1}
+
+
+def precision_recall_curve(links: pd.DataFrame, truth: TruthPairs) -> pd.DataFrame:
+    """Precision and recall of the links above each probability (links sorted best first)."""
+    order = np.argsort(-links.match_probability.to_numpy(), kind="stable")
+    ranked = links.iloc[order]
+    correct = _correct(ranked.left_id, ranked.right_id, truth)
+    tp = np.cumsum(correct)
+    k = np.arange(1, len(ranked) + 1)
+    return pd.DataFrame({"threshold": ranked.match_probability.to_numpy(), "precision": tp / k,
+                         "recall": tp / max(len(truth), 1)})
+
+
+def pairs_completeness(left_rows: np.ndarray, right_rows: np.ndarray, left_ids, right_ids,
+                       truth: TruthPairs) -> float:
+    """Share of true pairs that blocking proposed (candidate pairs given as row indices)."""
+    left_index = {v: i for i, v in enumerate(left_ids)}
+    right_index = {v: i for i, v in enumerate(right_ids)}
+    keys = np.unique((left_rows.astype(np.int64) << 32) | right_rows.astype(np.int64))
+    wanted = []
+    for a, b in truth.pairs:
+        wanted.append((left_index[a] << 32) | right_index[b])
+    wanted = np.array(wanted, dtype=np.int64)
+    pos = np.searchsorted(keys, wanted)
+    found = (pos < len(keys)) & (keys[np.minimum(pos, max(len(keys) - 1, 0))] == wanted) if len(keys) else \
+        np.zeros(len(wanted), dtype=bool)
+    return float(found.sum() / len(truth)) if len(truth) else 1.0

@@ -1,0 +1,177 @@
+"""The linkage unit's job, as a plan of stages: load -> block -> compare -> EM -> score ->
+one-to-one -> write. It reads encoded files only.
+
+Comparison and scoring run per partition of candidate pairs with the model passed in
+(``compare_partition``, ``score_partition``); this in-process engine is one executor of
+that plan, and a distributed one can run the same functions on its own partitions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from harmonie.errors import HarmonieError
+from harmonie.io import ensure_output_dir, write_parquet, write_text
+from harmonie.progress import stage
+from linkage.blocking import Candidates, block
+from linkage.compare import Comparison, build_comparisons, compare
+from linkage.decide import choose_threshold, expected_quality, one_to_one
+from linkage.encoded_arrays import EncodedRecords
+from linkage.encoding.encoded_file import check_compatible, read_encoded
+from linkage.model import FellegiSunter
+from linkage.spec import Spec
+
+PARTITION_PAIRS = 4_000_000
+ASSIGNMENT_FLOOR = 0.01  # pairs less likely than this are not even considered for a link
+GREY_ZONE = (0.1, 0.9)
+
+
+@dataclass
+class LinkResult:
+    links: pa.Table
+    grey_zone: pa.Table
+    model: FellegiSunter | None
+    summary: dict
+    candidates: Candidates
+    weights: np.ndarray
+    levels: np.ndarray
+
+
+def compare_partition(comparisons: list[Comparison], left: EncodedRecords, right: EncodedRecords,
+                      li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    return compare(comparisons, left, right, li, ri)
+
+
+def term_frequency_adjustment(model: FellegiSunter, left: EncodedRecords, right: EncodedRecords,
+                              li: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Extra weight for agreeing on a rare value, less for a common one (agreement level only):
+    log2(u / f) where f is the value's frequency among the right file's records."""
+    adjustment = np.zeros(len(li))
+    for j, c in enumerate(model.comparisons):
+        if not (c.term_frequency and c.kind == "token"):
+            continue
+        agree = levels[:, j] == 0
+        if not agree.any():
+            continue
+        right_tokens = right.tokens[c.columns[0]]
+        values, counts = np.unique(right_tokens[right_tokens != 0], return_counts=True)
+        tokens = left.tokens[c.columns[0]][li[agree]]
+        frequency = counts[np.minimum(np.searchsorted(values, tokens), len(values) - 1)] / max(counts.sum(), 1)
+        adjustment[agree] = np.log2(model.u_[j][0] / np.maximum(frequency, 1.0 / max(len(right), 1)))
+    return adjustment
+
+
+def score_partition(model: FellegiSunter, left: EncodedRecords, right: EncodedRecords, li: np.ndarray,
+                    levels: np.ndarray) -> np.ndarray:
+    return model.match_weight(levels) + term_frequency_adjustment(model, left, right, li, levels)
+
+
+def _random_pairs(n_left: int, n_right: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, n_left, size=count).astype(np.int32),
+            rng.integers(0, n_right, size=count).astype(np.int32))
+
+
+def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold: float | None = None) -> LinkResult:
+    """Link two encoded files under ``spec`` (see the module docstring)."""
+    with stage("load encoded files"):
+        left_file, right_file = read_encoded(left_path), read_encoded(right_path)
+        check_compatible(left_file.metadata, right_file.metadata)
+        if left_file.spec_hash != spec.hash:
+            raise HarmonieError(f"the encoded files were made with another spec than {spec.name!r} "
+                                f"(hash {left_file.spec_hash[:12]}... vs {spec.hash[:12]}...)")
+        left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
+    settings = spec.model
+    seed = int(settings.get("seed", 0))
+    comparisons = build_comparisons(spec, set(left_file.table.column_names), set(right_file.table.column_names))
+    with stage("blocking"):
+        candidates = block(spec.blocking, left, right, seed=seed)
+    summary = {
+        "spec": spec.name, "spec_hash": spec.hash, "key_fingerprint": left_file.key_fingerprint,
+        "left": {"holder": left_file.metadata.get("holder"), "records": len(left)},
+        "right": {"holder": right_file.metadata.get("holder"), "records": len(right)},
+        "blocking": [vars(r) for r in candidates.passes],
+        "candidate_pairs": len(candidates),
+        "reduction_ratio": 1 - len(candidates) / max(len(left) * len(right), 1),
+    }
+    n = len(candidates)
+    if n == 0 or len(left) == 0 or len(right) == 0:
+        summary["status"] = "no candidate pairs: nothing to link (check the blocking passes and the inputs)"
+        empty = _pairs_table(candidates, np.zeros(0, dtype=np.int64), left, right, np.zeros(0), np.zeros((0, 0)), [])
+        return LinkResult(empty, empty, None, summary, candidates, np.zeros(0), np.zeros((0, len(comparisons))))
+
+    with stage(f"compare {n:,} pairs"):
+        levels = np.empty((n, len(comparisons)), dtype=np.int8)
+        for start in range(0, n, PARTITION_PAIRS):
+            stop = min(start + PARTITION_PAIRS, n)
+            levels[start:stop] = compare_partition(comparisons, left, right, candidates.left[start:stop],
+                                                   candidates.right[start:stop])
+    with stage("EM (u from random pairs, m and prior on pattern counts)"):
+        model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
+                              tolerance=float(settings.get("em_tolerance", 1e-6)))
+        rl, rr = _random_pairs(len(left), len(right), int(settings.get("u_sample_pairs", 200_000)), seed)
+        model.fit_u(compare(comparisons, left, right, rl, rr))
+        model.fit(levels, total_pairs=len(left) * len(right),
+                  prior=float(settings.get("prior", min(len(left), len(right)) / n)))
+    with stage("score and assign one-to-one"):
+        weights = np.empty(n)
+        for start in range(0, n, PARTITION_PAIRS):
+            stop = min(start + PARTITION_PAIRS, n)
+            weights[start:stop] = score_partition(model, left, right, candidates.left[start:stop],
+                                                  levels[start:stop])
+        probability = FellegiSunter.probability(weights)
+        considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
+        kept = considered[one_to_one(candidates.left[considered], candidates.right[considered],
+                                     weights[considered], len(left), len(right))]
+        chosen = choose_threshold(probability[kept]) if threshold is None else \
+            expected_quality(probability[kept], threshold)
+        linked = kept[probability[kept] >= chosen.probability]
+        grey = kept[(probability[kept] >= GREY_ZONE[0]) & (probability[kept] <= GREY_ZONE[1])]
+    summary.update({
+        "status": "linked",
+        "prior_lambda": model.lambda_, "em_iterations": model.n_iter_, "em_converged": model.converged_,
+        "one_to_one_pairs": int(len(kept)), "links": int(len(linked)), "grey_zone_pairs": int(len(grey)),
+        "threshold": {"probability": chosen.probability, "chosen": "given" if threshold is not None else
+                      "max expected F1 (at least 0.5)"},
+        "estimated": {"precision": chosen.expected_precision, "recall": chosen.expected_recall,
+                      "f1": chosen.expected_f1},
+    })
+    names = [c.name for c in comparisons]
+    links = _pairs_table(candidates, linked, left, right, weights, levels, names)
+    grey_zone = _pairs_table(candidates, grey, left, right, weights, levels, names)
+    return LinkResult(links, grey_zone, model, summary, candidates, weights, levels)
+
+
+def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords, right: EncodedRecords,
+                 weights: np.ndarray, levels: np.ndarray, names: list[str]) -> pa.Table:
+    li, ri = candidates.left[rows], candidates.right[rows]
+    order = np.argsort(-weights[rows], kind="stable") if len(rows) else rows
+    columns = {
+        "left_id": left.ids.take(pa.array(li[order].astype(np.int64))),
+        "right_id": right.ids.take(pa.array(ri[order].astype(np.int64))),
+        "match_weight": pa.array(weights[rows][order], pa.float64()),
+        "match_probability": pa.array(FellegiSunter.probability(weights[rows][order]), pa.float64()),
+    }
+    for j, name in enumerate(names):
+        columns[f"level_{name}"] = pa.array(levels[rows, j][order], pa.int8())
+    return pa.table(columns)
+
+
+def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool = True) -> dict[str, Path]:
+    out = ensure_output_dir(out_dir)
+    paths = {"links": write_parquet(result.links, out / "links.parquet"),
+             "grey_zone": write_parquet(result.grey_zone, out / "grey_zone.parquet")}
+    if result.model is not None:
+        result.model.save(out / "model.json")
+        paths["model"] = out / "model.json"
+    paths["summary"] = write_text(json.dumps(result.summary, indent=2) + "\n", out / "summary.json")
+    if charts and result.model is not None:
+        from linkage.charts import link_charts
+
+        paths.update(link_charts(result, out))
+    return paths
