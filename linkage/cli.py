@@ -202,4 +202,38 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
     click.echo(f"wrote {out_dir}/")
 
 
-commands = [simulate, spec, encode, link]
+@click.command()
+@click.option("--links", "links_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="links.parquet written by `harmonie link`.")
+@click.option("--truth", "truth_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="True pairs in local ids: two columns (left id, right id), e.g. truth.parquet.")
+@click.option("--left-crosswalk", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--right-crosswalk", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--duplicates", "duplicates_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for evaluation.json and precision_recall.png [default: next to the links].")
+def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_crosswalk: Path,
+             duplicates_path: Path | None, out_dir: Path | None) -> None:
+    """Measure links against ground truth: precision, recall, F1, blocking reduction ratio."""
+    from harmonie.io import read_table
+    from linkage.evaluate import evaluate_links
+
+    report = evaluate_links(
+        read_table(links_path, what="links").to_pandas(), read_table(truth_path, what="truth").to_pandas(),
+        read_table(left_crosswalk, what="left crosswalk").to_pandas(),
+        read_table(right_crosswalk, what="right crosswalk").to_pandas(),
+        read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
+        summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent)
+    click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
+               f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
+               f"{report['false_positives']:,} false links)")
+    if "reduction_ratio" in report:
+        click.echo(f"blocking reduction ratio {report['reduction_ratio']:.6f}")
+    if report.get("estimated"):
+        e = report["estimated"]
+        click.echo(f"the model had estimated precision {e['precision']:.4f}, recall {e['recall']:.4f}")
+    click.echo(f"wrote {report['paths']['json']} and {report['paths']['curve']}")
+
+
+commands = [simulate, spec, encode, link, evaluate]

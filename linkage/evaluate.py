@@ -83,3 +83,61 @@ def pairs_completeness(left_rows: np.ndarray, right_rows: np.ndarray, left_ids, 
     found = (pos < len(keys)) & (keys[np.minimum(pos, max(len(keys) - 1, 0))] == wanted) if len(keys) else \
         np.zeros(len(wanted), dtype=bool)
     return float(found.sum() / len(truth)) if len(truth) else 1.0
+
+
+def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
+                   right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
+                   summary_path=None, out_dir=None) -> dict:
+    """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve."""
+    import json
+    from pathlib import Path
+
+    from harmonie.errors import HarmonieError
+
+    for name, frame, needed in (("links", links, ("left_id", "right_id", "match_probability")),
+                                ("crosswalk", left_crosswalk, ("local_id", "linkage_id")),
+                                ("crosswalk", right_crosswalk, ("local_id", "linkage_id"))):
+        missing = [c for c in needed if c not in frame]
+        if missing:
+            raise HarmonieError(f"the {name} table lacks column(s) {', '.join(missing)}")
+    if truth.shape[1] < 2:
+        raise HarmonieError("the truth table needs two id columns (left id, right id)")
+    pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
+    report = quality(links, pairs)
+    if summary_path is not None and Path(summary_path).exists():
+        summary = json.loads(Path(summary_path).read_text())
+        report["reduction_ratio"] = summary.get("reduction_ratio")
+        report["candidate_pairs"] = summary.get("candidate_pairs")
+        report["estimated"] = summary.get("estimated")
+    if out_dir is not None:
+        from harmonie.io import ensure_output_dir, write_text
+
+        out = ensure_output_dir(out_dir)
+        curve = precision_recall_curve(links, pairs)
+        report["paths"] = {"json": str(out / "evaluation.json"), "curve": str(out / "precision_recall.png")}
+        write_text(json.dumps(report, indent=2) + "\n", out / "evaluation.json")
+        _plot_curve(curve, report, out / "precision_recall.png")
+    return report
+
+
+def _plot_curve(curve: pd.DataFrame, report: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.plot(curve.recall, curve.precision, color="#4477aa", label="links above each probability")
+    ax.scatter([report["recall"]], [report["precision"]], color="#cc3311", zorder=3, label="chosen threshold")
+    if report.get("estimated"):
+        e = report["estimated"]
+        ax.scatter([e["recall"]], [e["precision"]], marker="x", color="black", zorder=3, label="model's own estimate")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    low = min(0.9, float(curve.precision.min()) if len(curve) else 0.9)
+    ax.set_ylim(low, 1.002)
+    ax.set_title(f"Precision-recall (F1 {report['f1']:.4f})")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

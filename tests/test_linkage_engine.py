@@ -1,0 +1,193 @@
+"""The linkage unit: kernels, blocking, EM, one-to-one, evaluation, and whole runs."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from harmonie.cli import _assemble
+from linkage.blocking import PassReport, join_on_keys
+from linkage.compare import Comparison
+from linkage.decide import choose_threshold, one_to_one
+from linkage.encoding import encode_holder, write_encoded
+from linkage.evaluate import pairs_completeness, precision_recall_curve, quality, truth_pairs
+from linkage.kernels import dice_pairs, popcounts, shared_tokens, token_in_list
+from linkage.link import link, write_link_outputs
+from linkage.model import FellegiSunter
+from linkage.spec import example_spec, example_spec_text
+from privacy.bloom import BloomEncoder, BloomSettings, dice
+from privacy.keys import LinkageKey
+
+KEY = LinkageKey(bytes(range(32)))
+
+
+def test_dice_kernel_matches_the_reference():
+    filters, _ = BloomEncoder(KEY.subkey("p", "f", "bloom"), BloomSettings()).encode(
+        ["MARTIN", "MARTINS", "DUPONT", None])
+    words = filters.view(np.uint64)
+    ones = popcounts(words)
+    li, ri = np.array([0, 0, 1, 3], dtype=np.int32), np.array([1, 2, 2, 0], dtype=np.int32)
+    got = dice_pairs(words, words, ones, ones, li, ri)
+    assert got[:3] == pytest.approx([dice(filters[a], filters[b]) for a, b in zip(li[:3], ri[:3])], abs=1e-6)
+    assert got[3] == -1  # an absent filter is missing, not dissimilar
+
+
+def test_token_list_kernels():
+    left_offsets, left_values = np.array([0, 3, 3]), np.array([5, 7, 5])  # row 0: 5, 7, 5 (duplicate)
+    right_offsets, right_values = np.array([0, 2, 4]), np.array([5, 9, 7, 5])
+    li, ri = np.array([0, 0, 1]), np.array([0, 1, 0])
+    assert shared_tokens(left_offsets, left_values, right_offsets, right_values, li, ri).tolist() == [1, 2, 0]
+    assert token_in_list(right_offsets, right_values, np.array([0, 1, 1]), np.array([9, 9, 0])).tolist() == \
+        [True, False, False]
+
+
+def test_blocks_too_large_are_skipped_and_reported():
+    report = PassReport("test")
+    left_key = np.array([1, 1, 2], dtype=np.uint64)
+    right_key = np.array([1, 2, 2, 2, 3], dtype=np.uint64)
+    li, ri = join_on_keys(left_key, np.arange(3, dtype=np.int32), right_key, np.arange(5, dtype=np.int32), report, 2)
+    assert sorted(zip(li.tolist(), ri.tolist())) == [(0, 0), (1, 0)]
+    assert (report.pairs, report.skipped_blocks, report.skipped_pairs) == (2, 1, 3)
+
+
+def test_em_recovers_a_known_model():
+    rng = np.random.default_rng(0)
+    comparisons = [Comparison("a", "token", ("agree", "disagree")), Comparison("b", "dice", ("hi", "mid", "lo")),
+                   Comparison("c", "token", ("agree", "disagree"))]
+    m = [np.array([0.95, 0.05]), np.array([0.8, 0.15, 0.05]), np.array([0.9, 0.1])]
+    u = [np.array([0.05, 0.95]), np.array([0.02, 0.08, 0.9]), np.array([0.3, 0.7])]
+
+    def draw(n, tables):
+        return np.stack([rng.choice(len(t), size=n, p=t) for t in tables], axis=1).astype(np.int8)
+
+    matches, non_matches = draw(2_000, m), draw(18_000, u)
+    levels = np.concatenate([matches, non_matches])
+    levels[rng.random(levels.shape) < 0.05] = -1  # missing values are neutral
+    model = FellegiSunter(comparisons).fit_u(draw(100_000, u))
+    model.fit(levels, total_pairs=1_000_000, prior=0.05)
+    assert model.converged_
+    for fitted, true in zip(model.m_, m):
+        assert fitted == pytest.approx(true, abs=0.03)
+    assert model.lambda_candidates_ == pytest.approx(0.1, abs=0.01)
+    assert model.lambda_ == pytest.approx(2_000 / 1_000_000, rel=0.1)
+    restored = FellegiSunter.from_dict(model.to_dict())
+    assert restored.match_weight(levels[:50]) == pytest.approx(model.match_weight(levels[:50]))
+
+
+def test_one_to_one_keeps_the_best_pair_per_record():
+    left = np.array([0, 0, 1, 1, 2], dtype=np.int32)
+    right = np.array([0, 1, 0, 2, 2], dtype=np.int32)
+    weight = np.array([5.0, 4.0, 6.0, 1.0, 3.0])
+    kept = one_to_one(left, right, weight, 3, 3)
+    assert kept.tolist() == [False, True, True, False, True]
+    assert choose_threshold(np.array([0.99, 0.98, 0.6, 0.2])).probability >= 0.5
+
+
+def test_evaluation_metrics_on_a_hand_made_case():
+    truth = pd.DataFrame({"cohort_id": ["a", "b", "c", "d"], "snds_id": ["A", "B", "C", "D"]})
+    left_cw = pd.DataFrame({"local_id": ["a", "b", "c", "d"], "linkage_id": ["la", "lb", "lc", "ld"]})
+    right_cw = pd.DataFrame({"local_id": ["A", "B", "C", "X"], "linkage_id": ["lA", "lB", "lC", "lX"]})
+    duplicates = pd.DataFrame({"snds_id": ["X"], "same_person_as": ["B"]})
+    pairs = truth_pairs(truth, left_cw, right_cw, duplicates)
+    assert len(pairs) == 4 and pairs.unmapped == 1  # D was not encoded
+    links = pd.DataFrame({"left_id": ["la", "lb", "lc"], "right_id": ["lA", "lX", "lA"],
+                          "match_probability": [0.99, 0.9, 0.6]})
+    q = quality(links, pairs)
+    assert (q["true_positives"], q["false_positives"], q["false_negatives"]) == (2, 1, 2)
+    assert q["precision"] == pytest.approx(2 / 3) and q["recall"] == pytest.approx(0.5)
+    curve = precision_recall_curve(links, pairs)
+    assert curve.precision.tolist() == pytest.approx([1.0, 1.0, 2 / 3])
+    assert pairs_completeness(np.array([0, 2]), np.array([0, 2]), ["la", "lb", "lc"], ["lA", "lB", "lC"],
+                              pairs) == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, population):
+    """The small population encoded by both holders under each example spec."""
+    out = tmp_path_factory.mktemp("encoded")
+    paths = {}
+    for name in ("names", "indirect"):
+        for role, table, stays in (("cohort", "cohort_patients", "cohort_stays"),
+                                   ("snds", "snds_beneficiaries", "snds_stays")):
+            result = encode_holder(example_spec(name), KEY, role, population.tables[table], population.tables[stays])
+            write_encoded(result.encoded, result.metadata, out / f"{name}_{role}.parquet")
+            paths[(name, role)] = (out / f"{name}_{role}.parquet", result.crosswalk.to_pandas())
+    return paths
+
+
+@pytest.mark.parametrize("name, minimum_f1", [("names", 0.98), ("indirect", 0.97)])
+def test_linkage_finds_nearly_all_true_pairs_one_to_one(encoded, population, tmp_path, name, minimum_f1):
+    result = link(example_spec(name), encoded[(name, "cohort")][0], encoded[(name, "snds")][0])
+    links = result.links.to_pandas()
+    assert links.left_id.is_unique and links.right_id.is_unique
+    pairs = truth_pairs(population["truth"], encoded[(name, "cohort")][1], encoded[(name, "snds")][1],
+                        population["snds_duplicates"])
+    q = quality(links, pairs)
+    assert q["f1"] >= minimum_f1 and q["precision"] >= 0.98, q
+    assert abs(result.summary["estimated"]["precision"] - q["precision"]) < 0.03
+    paths = write_link_outputs(result, tmp_path)
+    for key in ("links", "grey_zone", "model", "summary", "weight_histogram", "m_u", "waterfall"):
+        assert paths[key].exists()
+    model = FellegiSunter.load(paths["model"])
+    assert [c.name for c in model.comparisons] == [c["field"] for c in example_spec(name).comparisons]
+    assert all(level["label"] and level["m"] > 0 and level["u"] > 0 for c in model.to_dict()["comparisons"]
+               for level in c["levels"])
+
+
+def test_link_refuses_mismatched_files_and_handles_empty_ones(encoded, tmp_path):
+    runner, cli = CliRunner(), _assemble()
+    spec_path = tmp_path / "names.toml"
+    spec_path.write_text(example_spec_text("names"))
+    other = encode_holder(example_spec("names"), LinkageKey(bytes(32)), "snds",
+                          pa.table({c: pa.array(["2"], pa.string()) for c in
+                                    ("snds_id", "sex", "birth_date", "birth_name", "use_name", "first_names",
+                                     "commune_code")}))
+    write_encoded(other.encoded, other.metadata, tmp_path / "other_key.parquet")
+
+    def run(left, right, spec=spec_path):
+        return runner.invoke(cli, ["--quiet", "link", "--spec", str(spec), "--left", str(left), "--right", str(right),
+                                   "--out", str(tmp_path / "out"), "--no-charts"])
+
+    result = run(encoded[("names", "cohort")][0], tmp_path / "other_key.parquet")
+    assert result.exit_code == 2 and "different keys" in result.output and result.output.count("\n") == 1
+    result = run(encoded[("names", "cohort")][0], encoded[("indirect", "snds")][0])
+    assert result.exit_code == 2 and "different specs" in result.output
+    indirect_spec = tmp_path / "indirect.toml"
+    indirect_spec.write_text(example_spec_text("indirect"))
+    result = run(encoded[("names", "cohort")][0], encoded[("names", "snds")][0], spec=indirect_spec)
+    assert result.exit_code == 2 and "another spec" in result.output
+
+    empty = encode_holder(example_spec("names"), KEY, "snds", pa.table(
+        {c: pa.array([], pa.string()) for c in ("snds_id", "sex", "birth_date", "birth_name", "use_name",
+                                                 "first_names", "commune_code")}))
+    write_encoded(empty.encoded, empty.metadata, tmp_path / "empty.parquet")
+    result = run(encoded[("names", "cohort")][0], tmp_path / "empty.parquet")
+    assert result.exit_code == 0, result.output
+    assert "no candidate pairs" in result.output
+    links = pd.read_parquet(tmp_path / "out" / "links.parquet")
+    assert len(links) == 0 and {"left_id", "right_id", "match_probability"} <= set(links.columns)
+
+
+def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
+    runner, cli = CliRunner(), _assemble()
+    (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
+    result = runner.invoke(cli, ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"),
+                                 "--left", str(encoded[("indirect", "cohort")][0]),
+                                 "--right", str(encoded[("indirect", "snds")][0]), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "links at match probability" in result.output
+    population.write(tmp_path / "pop")
+    for role in ("cohort", "snds"):
+        encoded[("indirect", role)][1].to_parquet(tmp_path / f"{role}_cw.parquet")
+    result = runner.invoke(cli, ["--quiet", "evaluate", "--links", str(tmp_path / "run" / "links.parquet"),
+                                 "--truth", str(tmp_path / "pop" / "truth.parquet"),
+                                 "--left-crosswalk", str(tmp_path / "cohort_cw.parquet"),
+                                 "--right-crosswalk", str(tmp_path / "snds_cw.parquet"),
+                                 "--duplicates", str(tmp_path / "pop" / "snds_duplicates.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "precision" in result.output and (tmp_path / "run" / "precision_recall.png").exists()
+    import json
+
+    report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert report["f1"] > 0.97 and 0.99 < report["reduction_ratio"] < 1
