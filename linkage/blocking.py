@@ -40,9 +40,20 @@ class Candidates:
     left: np.ndarray   # int32 row indices
     right: np.ndarray  # int32
     passes: list[PassReport] = field(default_factory=list)
+    proposed_by: np.ndarray | None = None  # uint32 bit mask per pair: which passes proposed it
 
     def __len__(self) -> int:
         return len(self.left)
+
+    def pass_mask(self, index: int) -> np.ndarray:
+        return (self.proposed_by >> np.uint32(index)) & np.uint32(1) == 1
+
+
+def pass_fields(spec_pass: dict) -> set[str]:
+    """The spec fields a blocking pass forces to agree."""
+    if "keys" in spec_pass:
+        return {column.split("__")[0] for column in spec_pass["keys"]}
+    return {spec_pass["events"] if "events" in spec_pass else spec_pass["lsh"]}
 
 
 def _combine(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,9 +111,12 @@ def _pack_rows(bits: np.ndarray) -> np.ndarray:
 def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedRecords, *, seed: int = 0
           ) -> Candidates:
     """Run every blocking pass of the spec; return the deduplicated candidate pairs."""
-    all_left, all_right, reports = [], [], []
+    if len(spec_blocking) > 32:
+        raise ValueError("at most 32 blocking passes")
+    all_left, all_right, reports, per_pass = [], [], [], []
     for p in spec_blocking:
         report = PassReport(p["name"])
+        first_of_pass = len(all_left)
         max_pairs = int(p.get("max_block_size", DEFAULT_MAX_BLOCK_PAIRS))
         if "keys" in p:
             lk, lp = _combine([left.tokens[c] for c in p["keys"]])
@@ -136,13 +150,19 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
                 all_left.append(li)
                 all_right.append(ri)
         reports.append(report)
-    if not all_left:
-        empty = np.zeros(0, dtype=np.int32)
-        return Candidates(empty, empty, reports)
-    key = (np.concatenate(all_left).astype(np.int64) << 32) | np.concatenate(all_right).astype(np.int64)
+        per_pass.append(_pair_keys(all_left[first_of_pass:], all_right[first_of_pass:]))
+    key = np.unique(np.concatenate(per_pass)) if per_pass else np.zeros(0, dtype=np.int64)
     del all_left, all_right
-    key = np.unique(key)
-    return Candidates((key >> 32).astype(np.int32), (key & 0xFFFFFFFF).astype(np.int32), reports)
+    proposed_by = np.zeros(len(key), dtype=np.uint32)
+    for index, keys in enumerate(per_pass):
+        proposed_by[np.searchsorted(key, keys)] |= np.uint32(1 << index)
+    return Candidates((key >> 32).astype(np.int32), (key & 0xFFFFFFFF).astype(np.int32), reports, proposed_by)
+
+
+def _pair_keys(lefts: list[np.ndarray], rights: list[np.ndarray]) -> np.ndarray:
+    if not lefts:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique((np.concatenate(lefts).astype(np.int64) << 32) | np.concatenate(rights).astype(np.int64))
 
 
 def _bits_at(filters: np.ndarray, positions: np.ndarray) -> np.ndarray:

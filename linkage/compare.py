@@ -27,6 +27,7 @@ class Comparison:
     columns: tuple[str, ...] = ()
     thresholds: tuple[float, ...] = ()
     term_frequency: bool = False
+    fields: tuple[str, ...] = ()  # the spec fields it reads (a blocking pass on them biases it)
 
     @property
     def n_levels(self) -> int:
@@ -38,9 +39,14 @@ class Comparison:
 
 
 def _token_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
-    a, b = left.tokens[c.columns[0]][li], right.tokens[c.columns[0]][ri]
-    out = np.where(a == b, 0, 1).astype(np.int8)
-    out[(a == 0) | (b == 0)] = MISSING
+    """Agreement on the first column, else on the next (coarser) one, ..., else 'different';
+    missing when the first column is missing on either side."""
+    out = np.full(len(li), len(c.columns), dtype=np.int8)
+    for level in range(len(c.columns) - 1, -1, -1):
+        a, b = left.tokens[c.columns[level]][li], right.tokens[c.columns[level]][ri]
+        out[(a == b) & (a != 0)] = level
+        if level == 0:
+            out[(a == 0) | (b == 0)] = MISSING
     return out
 
 
@@ -119,16 +125,20 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
         field = spec.field(name)
         label = entry.get("label", name)
         if kind == "token":
-            comparisons.append(Comparison(label, kind, ("agree", "disagree"), (name,),
-                                          term_frequency=bool(entry.get("term_frequency", False))))
+            coarser = tuple(entry.get("with", []))  # e.g. commune, then departement
+            labels = ("agree",) if not coarser else (f"same {name}",) + tuple(f"same {w}" for w in coarser)
+            comparisons.append(Comparison(label, kind, labels + ("disagree" if not coarser else "different",),
+                                          (name, *coarser), term_frequency=bool(entry.get("term_frequency", False)),
+                                          fields=(name, *coarser)))
         elif kind == "dice":
             thresholds = tuple(entry.get("thresholds", (0.9, 0.8)))
             labels = tuple(f"Dice >= {t:g}" for t in thresholds) + (f"Dice < {thresholds[-1]:g}",)
-            comparisons.append(Comparison(label, kind, labels, (name, *entry.get("with", [])), thresholds))
+            comparisons.append(Comparison(label, kind, labels, (name, *entry.get("with", [])), thresholds,
+                                          fields=(name, *entry.get("with", []))))
         elif kind == "events":
             cuts = tuple(sorted(entry.get("levels", (1, 2, 3)), reverse=True))
             labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)
-            comparisons.append(Comparison(label, kind, labels, (name,), cuts))
+            comparisons.append(Comparison(label, kind, labels, (name,), cuts, fields=(name,)))
         elif kind == "date":
             columns, labels = [], []
             options = [("exact", name, name, "exact date"),
@@ -151,7 +161,8 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
                 else:
                     merged_cols.append(col)
                     merged_labels.append(text)
-            comparisons.append(Comparison(label, kind, tuple(merged_labels) + ("different",), tuple(merged_cols)))
+            comparisons.append(Comparison(label, kind, tuple(merged_labels) + ("different",), tuple(merged_cols),
+                                          fields=(name,)))
     return comparisons
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, write_parquet, write_text
 from harmonie.progress import stage
-from linkage.blocking import Candidates, block
+from linkage.blocking import Candidates, block, pass_fields
 from linkage.compare import Comparison, build_comparisons, compare
 from linkage.decide import choose_threshold, expected_quality, one_to_one
 from linkage.encoded_arrays import EncodedRecords
@@ -27,6 +27,7 @@ from linkage.model import FellegiSunter
 from linkage.spec import Spec
 
 PARTITION_PAIRS = 4_000_000
+EM_MAX_PAIRS_PER_RECORD = 200
 ASSIGNMENT_FLOOR = 0.01  # pairs less likely than this are not even considered for a link
 GREY_ZONE = (0.1, 0.9)
 
@@ -71,6 +72,36 @@ def score_partition(model: FellegiSunter, left: EncodedRecords, right: EncodedRe
     return model.match_weight(levels) + term_frequency_adjustment(model, left, right, li, levels)
 
 
+def forced_fields(spec: Spec, spec_pass: dict) -> set[str]:
+    """Fields a blocking pass biases: its own, any field read from the same input columns (a
+    pass on the commune also fixes the departement derived from it), and the fields the
+    spec says its non-matches agree on more than random pairs do (``leave_out``: people who
+    shared a hospital stay tend to live in the same departement)."""
+    fields = pass_fields(spec_pass) | set(spec_pass.get("leave_out", []))
+    columns = {c for f in spec.fields if f.name in fields for c in f.columns}
+    return fields | {f.name for f in spec.fields if columns & set(f.columns)}
+
+
+def training_sessions(spec: Spec, candidates: Candidates, comparisons: list[Comparison], n_left: int,
+                      max_pairs_per_record: float) -> list[tuple[str, np.ndarray, set[int]]]:
+    """One EM session per blocking pass, leaving out the comparisons the pass forces to agree.
+
+    Passes proposing more than ``max_pairs_per_record`` pairs per left record are not used
+    for training: they are mostly non-matches, and EM would mistake their structure (same-sex
+    pairs having more similar first names, say) for matches. If every pass is that large,
+    the smallest one is used.
+    """
+    sessions = []
+    for i, p in enumerate(spec.blocking):
+        mask = candidates.pass_mask(i)
+        excluded = {j for j, c in enumerate(comparisons) if set(c.fields) & forced_fields(spec, p)}
+        sessions.append((p["name"], mask, excluded, int(mask.sum())))
+    usable = [s for s in sessions if 0 < s[3] <= max_pairs_per_record * max(n_left, 1)]
+    if not usable:
+        usable = [min((s for s in sessions if s[3] > 0), key=lambda s: s[3])]
+    return [s[:3] for s in usable]
+
+
 def _random_pairs(n_left: int, n_right: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return (rng.integers(0, n_left, size=count).astype(np.int32),
@@ -111,13 +142,15 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
             stop = min(start + PARTITION_PAIRS, n)
             levels[start:stop] = compare_partition(comparisons, left, right, candidates.left[start:stop],
                                                    candidates.right[start:stop])
-    with stage("EM (u from random pairs, m and prior on pattern counts)"):
+    with stage("EM: u from random pairs, m per blocking pass, prior"):
         model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
                               tolerance=float(settings.get("em_tolerance", 1e-6)))
         rl, rr = _random_pairs(len(left), len(right), int(settings.get("u_sample_pairs", 200_000)), seed)
         model.fit_u(compare(comparisons, left, right, rl, rr))
-        model.fit(levels, total_pairs=len(left) * len(right),
-                  prior=float(settings.get("prior", min(len(left), len(right)) / n)))
+        sessions = training_sessions(spec, candidates, comparisons, len(left),
+                                     float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))
+        model.fit(levels, total_pairs=len(left) * len(right), sessions=sessions,
+                  max_matches=min(len(left), len(right)))
     with stage("score and assign one-to-one"):
         weights = np.empty(n)
         for start in range(0, n, PARTITION_PAIRS):
@@ -128,16 +161,20 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
         considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
         kept = considered[one_to_one(candidates.left[considered], candidates.right[considered],
                                      weights[considered], len(left), len(right))]
+        threshold = threshold if threshold is not None else settings.get("threshold")
         chosen = choose_threshold(probability[kept]) if threshold is None else \
-            expected_quality(probability[kept], threshold)
+            expected_quality(probability[kept], float(threshold))
         linked = kept[probability[kept] >= chosen.probability]
-        grey = kept[(probability[kept] >= GREY_ZONE[0]) & (probability[kept] <= GREY_ZONE[1])]
+        low, high = settings.get("grey_zone", GREY_ZONE)
+        grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
     summary.update({
         "status": "linked",
-        "prior_lambda": model.lambda_, "em_iterations": model.n_iter_, "em_converged": model.converged_,
+        "prior_lambda": model.lambda_, "expected_matches": model.expected_matches_,
+        "em_iterations": model.n_iter_, "em_converged": model.converged_,
         "one_to_one_pairs": int(len(kept)), "links": int(len(linked)), "grey_zone_pairs": int(len(grey)),
         "threshold": {"probability": chosen.probability, "chosen": "given" if threshold is not None else
                       "max expected F1 (at least 0.5)"},
+        "em_sessions": model.sessions_,
         "estimated": {"precision": chosen.expected_precision, "recall": chosen.expected_recall,
                       "f1": chosen.expected_f1},
     })

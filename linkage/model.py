@@ -7,12 +7,18 @@ missing level contributes nothing.
 
 - u is estimated on pairs drawn at random (almost all non-matches), never on blocked
   pairs: blocked non-matches share a key, so they agree far more often than random ones.
-- m and lambda come from EM on the counts of distinct comparison patterns of the
-  candidate pairs, as fastLink does, so an iteration costs the number of patterns
-  (hundreds), not the number of pairs (millions). The EM fits a two-class mixture on the
-  candidates; its non-match class (``u_candidates_``) describes non-matches *among
-  candidates* and is a nuisance parameter, reported but not used for scoring. lambda is
-  the EM's expected number of matches divided by all left x right pairs.
+- m comes from EM with u held fixed. It first runs once per blocking pass (a *training
+  session*, as in Splink) on the pairs that pass proposed, leaving out the comparisons of
+  the fields the pass forced to agree (their levels say nothing there); a comparison's m
+  is the average of its sessions' estimates, weighted by their expected matches. A
+  comparison that every pass forced gets its m from one M-step weighted by the posterior
+  the other comparisons give. Every EM caps the number of matches at min(n_left, n_right),
+  which keeps it from explaining a cluster of look-alike non-matches as matches. The EM works on the
+  counts of distinct comparison patterns, as fastLink does, so an iteration costs the
+  number of patterns (hundreds), not the number of pairs (millions).
+- lambda is then the fixed point of EM on the prior alone over all candidate pairs:
+  expected matches (sum of match probabilities) divided by all left x right pairs, the
+  pairs left out by blocking counting as non-matches.
 """
 
 from __future__ import annotations
@@ -45,9 +51,8 @@ class FellegiSunter:
     m_: list[np.ndarray] = field(default_factory=list)
     u_: list[np.ndarray] = field(default_factory=list)
     lambda_: float = float("nan")
-    u_candidates_: list[np.ndarray] = field(default_factory=list)
-    lambda_candidates_: float = float("nan")
     expected_matches_: float = float("nan")
+    sessions_: list[dict] = field(default_factory=list)
     n_iter_: int = 0
     converged_: bool = False
     u_pairs_: int = 0
@@ -62,44 +67,114 @@ class FellegiSunter:
         self.u_pairs_ = len(random_levels)
         return self
 
-    def fit(self, levels: np.ndarray, total_pairs: int, prior: float = 0.01) -> "FellegiSunter":
-        """m and lambda by EM on the candidate pairs' levels (u must be fitted first).
+    def fit(self, levels: np.ndarray, total_pairs: int,
+            sessions: list[tuple[str, np.ndarray, set[int]]] | None = None,
+            max_matches: int | None = None) -> "FellegiSunter":
+        """m and lambda from the candidate pairs' levels (u must be fitted first).
 
-        ``total_pairs`` is n_left x n_right; ``prior`` the starting share of matches among
-        the candidates.
+        ``sessions``: (name, boolean mask of the pairs, indices of the comparisons to leave
+        out) per blocking pass; by default one session over all pairs. ``total_pairs`` is n_left x n_right; ``max_matches`` (at most
+        min(n_left, n_right) in a one-to-one linkage) caps every EM's share of matches, which
+        keeps it from explaining a cluster of look-alike non-matches as matches.
         """
         if not self.u_:
             raise ValueError("fit_u must be called before fit")
-        patterns, counts, _ = pattern_counts(levels, self.comparisons)
-        counts = counts.astype(float)
-        m = []
-        for c in self.comparisons:  # start: agreement levels likely among matches
-            start = np.geomspace(1.0, 0.05, c.n_levels)
-            m.append(start / start.sum())
-        v = [u.copy() for u in self.u_]  # non-matches among candidates start like random pairs
-        lam = min(max(prior, 1e-6), 0.5)
-        self.converged_ = False
-        for iteration in range(1, self.max_iterations + 1):
-            log_odds = (math.log(lam) - math.log1p(-lam) + self._log_table(m, patterns)
-                        - self._log_table(v, patterns))
-            g = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
-            new_lam = float((counts * g).sum() / counts.sum())
-            new_m = self._m_step(patterns, counts * g)
-            new_v = self._m_step(patterns, counts * (1 - g))
-            change = max(abs(new_lam - lam), *(float(np.abs(a - b).max()) for a, b in zip(new_m + new_v, m + v)))
-            m, v, lam = new_m, new_v, min(max(new_lam, 1e-12), 1 - 1e-12)
-            self.n_iter_ = iteration
-            if change < self.tolerance:
-                self.converged_ = True
-                break
-        self.m_, self.u_candidates_, self.lambda_candidates_ = m, v, lam
-        self.expected_matches_ = lam * counts.sum()
-        self.lambda_ = min(max(self.expected_matches_ / max(total_pairs, 1), 1e-15), 0.5)
+        n = len(levels)
+        max_matches = n if max_matches is None else max_matches
+        estimates: list[list[tuple[np.ndarray, float]]] = [[] for _ in self.comparisons]
+        self.sessions_ = []
+        if sessions is None:
+            sessions = [("all candidate pairs", np.ones(n, dtype=bool), set())]
+        for name, mask, excluded in sessions:
+            included = [j for j in range(len(self.comparisons)) if j not in excluded]
+            pairs = int(mask.sum())
+            if not included or pairs == 0:
+                continue
+            start = [self._default_m(self.comparisons[j]) for j in included]
+            m, lam, iterations, converged = self._em(levels[mask][:, included], included, start,
+                                                     min(1.0, max_matches / pairs))
+            for k, j in enumerate(included):
+                estimates[j].append((m[k], lam * pairs))
+            self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
+                                   "left_out": [self.comparisons[j].name for j in sorted(excluded)],
+                                   "iterations": iterations, "converged": converged})
+        estimated = [bool(e) and sum(w for _, w in e) > 0 for e in estimates]
+        self.m_ = [sum(m * w for m, w in e) / sum(w for _, w in e) if ok else self._default_m(c)
+                   for e, ok, c in zip(estimates, estimated, self.comparisons)]
+        self._fit_prior(levels, total_pairs, [j for j, ok in enumerate(estimated) if ok])
+        unestimated = [j for j, ok in enumerate(estimated) if not ok]
+        if unestimated:  # every pass forced them: one M-step, weighted by the others' posterior
+            patterns, counts, _ = pattern_counts(levels, self.comparisons)
+            g = self._posterior(patterns, [j for j, ok in enumerate(estimated) if ok])
+            for j in unestimated:
+                self.m_[j] = self._m_step(patterns[:, [j]], counts * g, [self.comparisons[j]])[0]
+            self.sessions_.append({"session": "posterior of the other comparisons (one M-step)", "pairs": n,
+                                   "expected_matches": float((counts * g).sum()), "iterations": 1,
+                                   "converged": True, "left_out": [],
+                                   "estimated": [self.comparisons[j].name for j in unestimated]})
+        self.n_iter_ = max((s["iterations"] for s in self.sessions_), default=0)
+        self.converged_ = all(s["converged"] for s in self.sessions_)
+        self._fit_prior(levels, total_pairs)
         return self
 
-    def _m_step(self, patterns: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    def _posterior(self, patterns: np.ndarray, used: list[int] | None = None) -> np.ndarray:
+        used = list(range(len(self.comparisons))) if used is None else used
+        tables_m = [self.m_[j] for j in used]
+        tables_u = [self.u_[j] for j in used]
+        log_bayes = self._log_table(tables_m, patterns[:, used]) - self._log_table(tables_u, patterns[:, used])
+        log_odds = math.log(self.lambda_) - math.log1p(-self.lambda_) + log_bayes
+        return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+
+    @staticmethod
+    def _default_m(c: Comparison) -> np.ndarray:
+        start = np.geomspace(1.0, 0.02, c.n_levels)  # agreement levels likely among matches
+        return start / start.sum()
+
+    def _em(self, levels: np.ndarray, included: list[int], start: list[np.ndarray], max_lambda: float):
+        """EM for m and the share of matches on one session's patterns, u held fixed."""
+        comparisons = [self.comparisons[j] for j in included]
+        patterns, counts, _ = pattern_counts(levels, comparisons)
+        counts = counts.astype(float)
+        m = [np.asarray(s, dtype=float) for s in start]
+        log_u = self._log_table([self.u_[j] for j in included], patterns)
+        lam = min(0.1, max_lambda)
+        converged, iteration = False, 0
+        for iteration in range(1, self.max_iterations + 1):
+            log_odds = math.log(lam) - math.log1p(-lam) + self._log_table(m, patterns) - log_u
+            g = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+            new_lam = min(float((counts * g).sum() / counts.sum()), max_lambda)
+            new_m = self._m_step(patterns, counts * g, comparisons)
+            change = max(abs(new_lam - lam), *(float(np.abs(a - b).max()) for a, b in zip(new_m, m)))
+            m, lam = new_m, min(max(new_lam, 1e-12), 1 - 1e-12)
+            if change < self.tolerance:
+                converged = True
+                break
+        return m, lam, iteration, converged
+
+    def _fit_prior(self, levels: np.ndarray, total_pairs: int, used: list[int] | None = None) -> None:
+        """lambda = expected matches among candidates / all pairs, iterated to its fixed point
+        (over the comparisons ``used``, all by default)."""
+        patterns, counts, _ = pattern_counts(levels, self.comparisons)
+        used = list(range(len(self.comparisons))) if used is None else used
+        log_bayes = (self._log_table([self.m_[j] for j in used], patterns[:, used])
+                     - self._log_table([self.u_[j] for j in used], patterns[:, used]))
+        total_pairs = max(total_pairs, 1)
+        lam = min(max(min(len(levels), 1e9) * 1e-3 / total_pairs, 1e-15), 0.5)
+        expected = 0.0
+        for _ in range(200):
+            g = 1.0 / (1.0 + np.exp(-np.clip(math.log(lam) - math.log1p(-lam) + log_bayes, -700, 700)))
+            expected = float((counts * g).sum())
+            new_lam = min(max(expected / total_pairs, 1e-15), 0.5)
+            if abs(new_lam - lam) <= 1e-9 * lam:
+                lam = new_lam
+                break
+            lam = new_lam
+        self.lambda_, self.expected_matches_ = lam, expected
+
+    @staticmethod
+    def _m_step(patterns: np.ndarray, weights: np.ndarray, comparisons: list[Comparison]) -> list[np.ndarray]:
         out = []
-        for j, c in enumerate(self.comparisons):
+        for j, c in enumerate(comparisons):
             column = patterns[:, j]
             present = column != MISSING
             totals = np.bincount(column[present], weights=weights[present], minlength=c.n_levels)
@@ -141,7 +216,8 @@ class FellegiSunter:
             "model": "Fellegi-Sunter",
             "prior_lambda": self.lambda_, "prior_weight": self.prior_weight,
             "expected_matches_among_candidates": self.expected_matches_,
-            "em": {"iterations": self.n_iter_, "converged": self.converged_, "tolerance": self.tolerance},
+            "em": {"iterations": self.n_iter_, "converged": self.converged_, "tolerance": self.tolerance,
+                   "sessions": self.sessions_},
             "u_random_pairs": self.u_pairs_,
             "comparisons": [
                 {"name": c.name, "kind": c.kind, "columns": list(c.columns), "thresholds": list(c.thresholds),
@@ -167,6 +243,8 @@ class FellegiSunter:
         model.lambda_ = document["prior_lambda"]
         model.n_iter_ = document["em"]["iterations"]
         model.converged_ = document["em"]["converged"]
+        model.sessions_ = document["em"].get("sessions", [])
+        model.expected_matches_ = document.get("expected_matches_among_candidates", float("nan"))
         model.u_pairs_ = document["u_random_pairs"]
         return model
 

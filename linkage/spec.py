@@ -248,7 +248,7 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         for ref in [name, *comparison.get("with", [])]:
             if ref not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
-            if spec_fields[ref].key_name != spec_fields[name].key_name:
+            if kind == "dice" and spec_fields[ref].key_name != spec_fields[name].key_name:
                 raise SpecError(f"{where}: {ref!r} and {name!r} are compared with each other, so they must "
                                 f"share a key (set key = \"...\" on both)")
         if kind == "dice" and spec_fields[name].encoding != "bloom":
@@ -261,7 +261,10 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         where = f"[[blocking]] #{i + 1}"
         if not isinstance(block, dict):
             raise SpecError(f"{where} must be a table")
-        _check_keys(block, {"name", "keys", "events", "lsh", "bands", "rows", "max_block_size"}, where)
+        _check_keys(block, {"name", "keys", "events", "lsh", "bands", "rows", "max_block_size", "leave_out"}, where)
+        for ref in block.get("leave_out", []):
+            if ref not in spec_fields:
+                raise SpecError(f"{where}: leave_out refers to unknown field {ref!r}")
         _require(block, "name", str, where)
         modes = [m for m in ("keys", "events", "lsh") if m in block]
         if len(modes) != 1:
@@ -276,8 +279,14 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
                 raise SpecError(f"{where}: {modes[0]!r} needs {' or '.join(wanted)} fields, not {ref!r}")
     if not isinstance(model, dict):
         raise SpecError("[model] must be a table")
-    _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "threshold", "grey_zone",
-                        "seed", "max_pairs_per_record"}, "[model]")
+    _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "em_max_pairs_per_record",
+                        "threshold", "grey_zone", "seed"}, "[model]")
+    if "threshold" in model and not (isinstance(model["threshold"], (int, float)) and 0 < model["threshold"] < 1):
+        raise SpecError("[model] threshold is a match probability between 0 and 1")
+    grey = model.get("grey_zone", [0.1, 0.9])
+    if not (isinstance(grey, list) and len(grey) == 2 and all(isinstance(g, (int, float)) for g in grey)
+            and 0 <= grey[0] <= grey[1] <= 1):
+        raise SpecError("[model] grey_zone is [low, high] match probabilities")
 
 
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:

@@ -1,0 +1,1 @@
+"""Reference methods run beside Harmonie in the benchmarks (not part of the product)."""
