@@ -176,14 +176,16 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Match probability above which a pair is a link [default: chosen by the model].")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@click.option("--keep-candidates", is_flag=True,
+              help="Also write every candidate pair (candidates.parquet) so `evaluate` can measure the blocking.")
 def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
-         no_charts: bool) -> None:
+         no_charts: bool, keep_candidates: bool) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
     from linkage.link import link as run_link, write_link_outputs
     from linkage.spec import load_spec
 
     result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold)
-    write_link_outputs(result, out_dir, charts=not no_charts)
+    write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
     click.echo(f"{s['left']['records']:,} x {s['right']['records']:,} records, {s['candidate_pairs']:,} candidate "
                f"pairs (reduction ratio {s['reduction_ratio']:.6f})")
@@ -224,12 +226,17 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
         read_table(left_crosswalk, what="left crosswalk").to_pandas(),
         read_table(right_crosswalk, what="right crosswalk").to_pandas(),
         read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
-        summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent)
+        summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent,
+        candidates=read_table(candidates, what="candidates").to_pandas()
+        if (candidates := links_path.with_name("candidates.parquet")).exists() else None)
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
                f"{report['false_positives']:,} false links)")
     if "reduction_ratio" in report:
-        click.echo(f"blocking reduction ratio {report['reduction_ratio']:.6f}")
+        completeness = report.get("pairs_completeness")
+        click.echo(f"blocking reduction ratio {report['reduction_ratio']:.6f}" +
+                   (f", pairs completeness {completeness:.4f}" if completeness is not None else
+                    " (rerun link with --keep-candidates for pairs completeness)"))
     if report.get("estimated"):
         e = report["estimated"]
         click.echo(f"the model had estimated precision {e['precision']:.4f}, recall {e['recall']:.4f}")

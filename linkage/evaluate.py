@@ -87,8 +87,9 @@ def pairs_completeness(left_rows: np.ndarray, right_rows: np.ndarray, left_ids, 
 
 def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
                    right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
-                   summary_path=None, out_dir=None) -> dict:
-    """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve."""
+                   summary_path=None, out_dir=None, candidates: pd.DataFrame | None = None) -> dict:
+    """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve.
+    With the candidate pairs (linkage ids), also the blocking's pairs completeness."""
     import json
     from pathlib import Path
 
@@ -104,6 +105,9 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         raise HarmonieError("the truth table needs two id columns (left id, right id)")
     pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
     report = quality(links, pairs)
+    if candidates is not None:
+        found = set(zip(candidates.left_id, candidates.right_id))
+        report["pairs_completeness"] = sum(p in found for p in pairs.pairs) / len(pairs) if len(pairs) else 1.0
     if summary_path is not None and Path(summary_path).exists():
         summary = json.loads(Path(summary_path).read_text())
         report["reduction_ratio"] = summary.get("reduction_ratio")

@@ -41,6 +41,8 @@ class LinkResult:
     candidates: Candidates
     weights: np.ndarray
     levels: np.ndarray
+    left_ids: pa.Array | None = None
+    right_ids: pa.Array | None = None
 
 
 def compare_partition(comparisons: list[Comparison], left: EncodedRecords, right: EncodedRecords,
@@ -134,7 +136,8 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
     if n == 0 or len(left) == 0 or len(right) == 0:
         summary["status"] = "no candidate pairs: nothing to link (check the blocking passes and the inputs)"
         empty = _pairs_table(candidates, np.zeros(0, dtype=np.int64), left, right, np.zeros(0), np.zeros((0, 0)), [])
-        return LinkResult(empty, empty, None, summary, candidates, np.zeros(0), np.zeros((0, len(comparisons))))
+        return LinkResult(empty, empty, None, summary, candidates, np.zeros(0), np.zeros((0, len(comparisons))),
+                          left.ids, right.ids)
 
     with stage(f"compare {n:,} pairs"):
         levels = np.empty((n, len(comparisons)), dtype=np.int8)
@@ -181,7 +184,7 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
     names = [c.name for c in comparisons]
     links = _pairs_table(candidates, linked, left, right, weights, levels, names)
     grey_zone = _pairs_table(candidates, grey, left, right, weights, levels, names)
-    return LinkResult(links, grey_zone, model, summary, candidates, weights, levels)
+    return LinkResult(links, grey_zone, model, summary, candidates, weights, levels, left.ids, right.ids)
 
 
 def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords, right: EncodedRecords,
@@ -199,10 +202,18 @@ def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords,
     return pa.table(columns)
 
 
-def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool = True) -> dict[str, Path]:
+def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool = True,
+                       keep_candidates: bool = False) -> dict[str, Path]:
+    """Write links, grey zone, model, summary and charts; with ``keep_candidates`` also every
+    candidate pair (``candidates.parquet``, for measuring the blocking against truth)."""
     out = ensure_output_dir(out_dir)
     paths = {"links": write_parquet(result.links, out / "links.parquet"),
              "grey_zone": write_parquet(result.grey_zone, out / "grey_zone.parquet")}
+    if keep_candidates and result.left_ids is not None:
+        candidates = pa.table({
+            "left_id": result.left_ids.take(pa.array(result.candidates.left.astype(np.int64))),
+            "right_id": result.right_ids.take(pa.array(result.candidates.right.astype(np.int64)))})
+        paths["candidates"] = write_parquet(candidates, out / "candidates.parquet")
     if result.model is not None:
         result.model.save(out / "model.json")
         paths["model"] = out / "model.json"

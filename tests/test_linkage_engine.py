@@ -178,7 +178,8 @@ def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
     (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
     result = runner.invoke(cli, ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"),
                                  "--left", str(encoded[("indirect", "cohort")][0]),
-                                 "--right", str(encoded[("indirect", "snds")][0]), "--out", str(tmp_path / "run")])
+                                 "--right", str(encoded[("indirect", "snds")][0]), "--out", str(tmp_path / "run"),
+                                 "--keep-candidates"])
     assert result.exit_code == 0, result.output
     assert "links at match probability" in result.output
     population.write(tmp_path / "pop")
@@ -195,3 +196,4 @@ def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
 
     report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert report["f1"] > 0.97 and 0.99 < report["reduction_ratio"] < 1
+    assert report["recall"] <= report["pairs_completeness"] <= 1 and "pairs completeness" in result.output
