@@ -108,6 +108,8 @@ def main() -> int:
         simulated = args.population
         key = root / "bench.key"
         _run([harmonie, "keys", "new", "--out", str(key)], env=PASSPHRASE)
+        runs = []  # measure every command first: a child inherits the parent's peak RSS on Linux,
+        # so the in-process evaluation (which loads the files) comes after all measurements
         for scenario in args.scenarios.split(","):
             work = root / scenario
             work.mkdir()
@@ -132,6 +134,8 @@ def main() -> int:
                 encode_seconds[role] = round(_run(command, env=PASSPHRASE).wall_seconds, 1)
             m = _run([harmonie, "link", "--spec", str(spec_path), "--left", str(work / "cohort.encoded.parquet"),
                       "--right", str(work / "snds.encoded.parquet"), "--out", str(work / "run")])
+            runs.append((scenario, spec_name, size, spec_path, population, work, encode_seconds, m))
+        for scenario, spec_name, size, spec_path, population, work, encode_seconds, m in runs:
             report = _evaluate(scenario, spec_path, population, work)
             report.update({"scenario": scenario, "size": size, "spec": spec_name, "encode_seconds": encode_seconds,
                            "link_seconds": round(m.wall_seconds, 1), "link_peak_rss_gb": round(m.peak_rss_gb, 2),

@@ -42,5 +42,6 @@ def stage(label: str) -> Iterator[None]:
     else:
         yield
     elapsed = time.perf_counter() - start
-    _console.print(f"[green]done[/green] {label} [dim]({elapsed:.1f} s, peak RSS {peak_rss_gb():.2f} GB)[/dim]")
+    _console.print(f"[green]done[/green] {label} [dim]({elapsed:.1f} s, peak RSS {peak_rss_gb():.2f} GB)[/dim]",
+                   soft_wrap=True)  # one line per stage, whatever the terminal width (benchmarks parse it)
     sys.stderr.flush()

@@ -9,11 +9,13 @@ missing level contributes nothing.
   pairs: blocked non-matches share a key, so they agree far more often than random ones.
 - m comes from EM with u held fixed. It first runs once per blocking pass (a *training
   session*, as in Splink) on the pairs that pass proposed, leaving out the comparisons of
-  the fields the pass forced to agree (their levels say nothing there); a comparison's m
-  is the average of its sessions' estimates, weighted by their expected matches. A
-  comparison that every pass forced gets its m from one M-step weighted by the posterior
-  the other comparisons give. Every EM caps the number of matches at min(n_left, n_right),
-  which keeps it from explaining a cluster of look-alike non-matches as matches. The EM works on the
+  the fields the pass forced to agree (their levels say nothing there); the sessions'
+  estimates, weighted by their expected matches, are then refined by one leave-one-out
+  M-step over all candidates: each comparison's m is its level frequencies weighted by the
+  match probability the *other* comparisons give, so no comparison reinforces itself and
+  those every pass forced or biased are estimated where they vary. Every EM caps the
+  number of matches at min(n_left, n_right), which keeps it from explaining a cluster of
+  look-alike non-matches as matches. The EM works on the
   counts of distinct comparison patterns, as fastLink does, so an iteration costs the
   number of patterns (hundreds), not the number of pairs (millions).
 - lambda is then the fixed point of EM on the prior alone over all candidate pairs:
@@ -101,17 +103,23 @@ class FellegiSunter:
         estimated = [bool(e) and sum(w for _, w in e) > 0 for e in estimates]
         self.m_ = [sum(m * w for m, w in e) / sum(w for _, w in e) if ok else self._default_m(c)
                    for e, ok, c in zip(estimates, estimated, self.comparisons)]
-        self._fit_prior(levels, total_pairs, [j for j, ok in enumerate(estimated) if ok])
-        unestimated = [j for j, ok in enumerate(estimated) if not ok]
-        if unestimated:  # every pass forced them: one M-step, weighted by the others' posterior
-            patterns, counts, _ = pattern_counts(levels, self.comparisons)
-            g = self._posterior(patterns, [j for j, ok in enumerate(estimated) if ok])
-            for j in unestimated:
-                self.m_[j] = self._m_step(patterns[:, [j]], counts * g, [self.comparisons[j]])[0]
-            self.sessions_.append({"session": "posterior of the other comparisons (one M-step)", "pairs": n,
-                                   "expected_matches": float((counts * g).sum()), "iterations": 1,
-                                   "converged": True, "left_out": [],
-                                   "estimated": [self.comparisons[j].name for j in unestimated]})
+        # leave-one-out M-step: each comparison's m from the posterior the *other* comparisons
+        # give over all candidates, so no comparison's own estimate reinforces itself, and the
+        # ones every pass forced or biased are estimated where they vary
+        patterns, counts, _ = pattern_counts(levels, self.comparisons)
+        usable = [j for j, ok in enumerate(estimated) if ok]
+        self._fit_prior(levels, total_pairs, usable)
+        refined = []
+        for j in range(len(self.comparisons)):
+            others = [k for k in usable if k != j]
+            if not others:
+                refined.append(self.m_[j])
+                continue
+            g = self._posterior(patterns, others)
+            refined.append(self._m_step(patterns[:, [j]], counts * g, [self.comparisons[j]])[0])
+        self.m_ = refined
+        self.sessions_.append({"session": "leave-one-out M-step over all candidate pairs", "pairs": n,
+                               "iterations": 1, "converged": True, "left_out": []})
         self.n_iter_ = max((s["iterations"] for s in self.sessions_), default=0)
         self.converged_ = all(s["converged"] for s in self.sessions_)
         self._fit_prior(levels, total_pairs)
