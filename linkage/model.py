@@ -13,7 +13,8 @@ missing level contributes nothing.
   estimates, weighted by their expected matches, are then refined by one leave-one-out
   M-step over all candidates: each comparison's m is its level frequencies weighted by the
   match probability the *other* comparisons give, so no comparison reinforces itself and
-  those every pass forced or biased are estimated where they vary. Every EM caps the
+  those every pass forced or biased are estimated where they vary (kept only when the
+  others are decisive: 75% of their expected matches above p = 0.9). Every EM caps the
   number of matches at min(n_left, n_right), which keeps it from explaining a cluster of
   look-alike non-matches as matches. The EM works on the
   counts of distinct comparison patterns, as fastLink does, so an iteration costs the
@@ -32,6 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from linkage.compare import MISSING, Comparison
+
+
+# share of the expected matches the other comparisons must place above p = 0.9 for a
+# leave-one-out estimate to replace a session estimate
+LOO_MIN_CONFIDENT = 0.75
 
 
 def pattern_counts(levels: np.ndarray, comparisons: list[Comparison]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,15 +114,16 @@ class FellegiSunter:
         # ones every pass forced or biased are estimated where they vary
         patterns, counts, _ = pattern_counts(levels, self.comparisons)
         usable = [j for j, ok in enumerate(estimated) if ok]
-        self._fit_prior(levels, total_pairs, usable)
+        for j in [k for k, ok in enumerate(estimated) if not ok]:  # first the ones no session estimated
+            if usable:
+                self._fit_prior(levels, total_pairs, usable)
+                self.m_[j] = self._loo_m_step(patterns, counts, j, usable)[0]
+        everything = list(range(len(self.comparisons)))
+        self._fit_prior(levels, total_pairs, everything)
         refined = []
-        for j in range(len(self.comparisons)):
-            others = [k for k in usable if k != j]
-            if not others:
-                refined.append(self.m_[j])
-                continue
-            g = self._posterior(patterns, others)
-            refined.append(self._m_step(patterns[:, [j]], counts * g, [self.comparisons[j]])[0])
+        for j in everything:
+            m, confident = self._loo_m_step(patterns, counts, j, [k for k in everything if k != j])
+            refined.append(m if confident >= LOO_MIN_CONFIDENT else self.m_[j])
         self.m_ = refined
         self.sessions_.append({"session": "leave-one-out M-step over all candidate pairs", "pairs": n,
                                "iterations": 1, "converged": True, "left_out": []})
@@ -124,6 +131,15 @@ class FellegiSunter:
         self.converged_ = all(s["converged"] for s in self.sessions_)
         self._fit_prior(levels, total_pairs)
         return self
+
+    def _loo_m_step(self, patterns: np.ndarray, counts: np.ndarray, j: int, others: list[int]):
+        """m of comparison j weighted by the posterior of the ``others``; and how decisive that
+        posterior is (share of its expected matches above p = 0.9)."""
+        if not others:
+            return self.m_[j], 0.0
+        g = self._posterior(patterns, others)
+        confident = float((counts * g * (g > 0.9)).sum() / max((counts * g).sum(), 1e-12))
+        return self._m_step(patterns[:, [j]], counts * g, [self.comparisons[j]])[0], confident
 
     def _posterior(self, patterns: np.ndarray, used: list[int] | None = None) -> np.ndarray:
         used = list(range(len(self.comparisons))) if used is None else used
