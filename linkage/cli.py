@@ -7,9 +7,12 @@ from pathlib import Path
 
 import click
 
+FILE = click.Path(dir_okay=False, path_type=Path)
+DIRECTORY = click.Path(file_okay=False, path_type=Path)
+
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=DIRECTORY,
               help="Directory for the Parquet files (created if missing).")
 @click.option("--cohort", "n_cohort", type=int, default=None, help="Cohort patients [default: 2,000].")
 @click.option("--snds", "n_snds", type=int, default=None, help="SNDS beneficiary ids [default: 30,000].")
@@ -61,7 +64,7 @@ def spec() -> None:
 
 @spec.command("example")
 @click.argument("name", type=click.Choice(["direct", "names", "indirect"]))
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", "out_path", type=FILE,
               help="Write the spec to this file instead of printing it.")
 def spec_example(name: str, out_path: Path | None) -> None:
     """Print (or write) the example spec of a scenario: direct, names or indirect."""
@@ -77,7 +80,7 @@ def spec_example(name: str, out_path: Path | None) -> None:
 
 
 @spec.command("check")
-@click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec_file", type=FILE)
 def spec_check(spec_file: Path) -> None:
     """Validate a spec and print its hash and the columns an encoded file will hold."""
     from linkage.spec import load_spec
@@ -99,20 +102,20 @@ def _guess_holder(parsed, columns: list[str]) -> str:
 
 
 @click.command()
-@click.option("--spec", "spec_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--spec", "spec_file", required=True, type=FILE,
               help="The linkage spec (TOML) shared with the other holder and the linkage unit.")
-@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--key", "key_file", required=True, type=FILE,
               help="The linkage key file (passphrase from HARMONIE_KEY_PASSPHRASE or a prompt).")
-@click.option("--in", "in_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--in", "in_path", required=True, type=FILE,
               help="The holder's records (Parquet or CSV).")
-@click.option("--stays", "stays_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--stays", "stays_path", type=FILE,
               help="The holder's care events (hospital stays), when the spec encodes events.")
 @click.option("--holder", type=str, help="Which holder of the spec this is (guessed from the id column).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", "out_path", required=True, type=FILE,
               help="Encoded file to send to the linkage unit (Parquet).")
-@click.option("--crosswalk", "crosswalk_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--crosswalk", "crosswalk_path", required=True, type=FILE,
               help="Local id <-> linkage id table; it stays with the holder.")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--rejects", "rejects_path", type=FILE,
               help="Rows that could not be encoded, with a reason each [default: next to the crosswalk].")
 @click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
               help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
@@ -165,13 +168,13 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
 
 
 @click.command()
-@click.option("--spec", "spec_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--spec", "spec_file", required=True, type=FILE,
               help="The linkage spec both files were encoded with.")
-@click.option("--left", "left_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--left", "left_path", required=True, type=FILE,
               help="Encoded file of the first holder (e.g. the cohort).")
-@click.option("--right", "right_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--right", "right_path", required=True, type=FILE,
               help="Encoded file of the second holder (e.g. SNDS).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Folder for links.parquet, grey_zone.parquet, model.json, summary.json and charts.")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Match probability above which a pair is a link [default: chosen by the model].")
@@ -205,15 +208,15 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
 
 
 @click.command()
-@click.option("--links", "links_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--links", "links_path", required=True, type=FILE,
               help="links.parquet written by `harmonie link`.")
-@click.option("--truth", "truth_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--truth", "truth_path", required=True, type=FILE,
               help="True pairs in local ids: two columns (left id, right id), e.g. truth.parquet.")
-@click.option("--left-crosswalk", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--right-crosswalk", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--duplicates", "duplicates_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--left-crosswalk", required=True, type=FILE)
+@click.option("--right-crosswalk", required=True, type=FILE)
+@click.option("--duplicates", "duplicates_path", type=FILE,
               help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=DIRECTORY,
               help="Folder for evaluation.json and precision_recall.png [default: next to the links].")
 def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_crosswalk: Path,
              duplicates_path: Path | None, out_dir: Path | None) -> None:
