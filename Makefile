@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean bench-simulate bench-encode
+.PHONY: demo test venv clean bench-simulate bench-encode bench-link
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench-simulate: $(STAMP)
 
 bench-encode: $(STAMP)
 	$(BIN)/python benchmarks/bench_encode.py
+
+bench-link: $(STAMP)
+	$(BIN)/python benchmarks/bench_link.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

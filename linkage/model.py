@@ -40,13 +40,24 @@ from linkage.compare import MISSING, Comparison
 LOO_MIN_CONFIDENT = 0.75
 
 
-def pattern_counts(levels: np.ndarray, comparisons: list[Comparison]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct patterns (P, C), count of each, pattern index of each pair)."""
+def pattern_counts(levels: np.ndarray, comparisons: list[Comparison]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct patterns (P, C) int8, count of each): one pass over the pairs, no sort."""
+    bases = [c.n_levels + 1 for c in comparisons]  # level -1 (missing) becomes 0
     key = np.zeros(len(levels), dtype=np.int64)
-    for j, c in enumerate(comparisons):
-        key = key * (c.n_levels + 1) + (levels[:, j].astype(np.int64) + 1)
-    distinct, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    return levels[first], counts, inverse
+    for j, base in enumerate(bases):
+        key = key * base + (levels[:, j].astype(np.int64) + 1)
+    if int(np.prod(bases, dtype=np.float64)) <= 1 << 24:
+        counts = np.bincount(key, minlength=1)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+    else:  # too many possible patterns for a dense count: sort instead
+        keys, counts = np.unique(key, return_counts=True)
+    patterns = np.empty((len(keys), len(bases)), dtype=np.int8)
+    remainder = keys.copy()
+    for j in range(len(bases) - 1, -1, -1):
+        patterns[:, j] = remainder % bases[j] - 1
+        remainder //= bases[j]
+    return patterns, counts
 
 
 @dataclass
@@ -112,14 +123,14 @@ class FellegiSunter:
         # leave-one-out M-step: each comparison's m from the posterior the *other* comparisons
         # give over all candidates, so no comparison's own estimate reinforces itself, and the
         # ones every pass forced or biased are estimated where they vary
-        patterns, counts, _ = pattern_counts(levels, self.comparisons)
+        patterns, counts = pattern_counts(levels, self.comparisons)
         usable = [j for j, ok in enumerate(estimated) if ok]
         for j in [k for k, ok in enumerate(estimated) if not ok]:  # first the ones no session estimated
             if usable:
-                self._fit_prior(levels, total_pairs, usable)
+                self._fit_prior(patterns, counts, total_pairs, usable)
                 self.m_[j] = self._loo_m_step(patterns, counts, j, usable)[0]
         everything = list(range(len(self.comparisons)))
-        self._fit_prior(levels, total_pairs, everything)
+        self._fit_prior(patterns, counts, total_pairs, everything)
         refined = []
         for j in everything:
             m, confident = self._loo_m_step(patterns, counts, j, [k for k in everything if k != j])
@@ -129,7 +140,7 @@ class FellegiSunter:
                                "iterations": 1, "converged": True, "left_out": []})
         self.n_iter_ = max((s["iterations"] for s in self.sessions_), default=0)
         self.converged_ = all(s["converged"] for s in self.sessions_)
-        self._fit_prior(levels, total_pairs)
+        self._fit_prior(patterns, counts, total_pairs, everything)
         return self
 
     def _loo_m_step(self, patterns: np.ndarray, counts: np.ndarray, j: int, others: list[int]):
@@ -157,7 +168,7 @@ class FellegiSunter:
     def _em(self, levels: np.ndarray, included: list[int], start: list[np.ndarray], max_lambda: float):
         """EM for m and the share of matches on one session's patterns, u held fixed."""
         comparisons = [self.comparisons[j] for j in included]
-        patterns, counts, _ = pattern_counts(levels, comparisons)
+        patterns, counts = pattern_counts(levels, comparisons)
         counts = counts.astype(float)
         m = [np.asarray(s, dtype=float) for s in start]
         log_u = self._log_table([self.u_[j] for j in included], patterns)
@@ -175,15 +186,13 @@ class FellegiSunter:
                 break
         return m, lam, iteration, converged
 
-    def _fit_prior(self, levels: np.ndarray, total_pairs: int, used: list[int] | None = None) -> None:
+    def _fit_prior(self, patterns: np.ndarray, counts: np.ndarray, total_pairs: int, used: list[int]) -> None:
         """lambda = expected matches among candidates / all pairs, iterated to its fixed point
-        (over the comparisons ``used``, all by default)."""
-        patterns, counts, _ = pattern_counts(levels, self.comparisons)
-        used = list(range(len(self.comparisons))) if used is None else used
+        (over the comparisons ``used``)."""
         log_bayes = (self._log_table([self.m_[j] for j in used], patterns[:, used])
                      - self._log_table([self.u_[j] for j in used], patterns[:, used]))
         total_pairs = max(total_pairs, 1)
-        lam = min(max(min(len(levels), 1e9) * 1e-3 / total_pairs, 1e-15), 0.5)
+        lam = min(max(float(counts.sum()) * 1e-3 / total_pairs, 1e-15), 0.5)
         expected = 0.0
         for _ in range(200):
             g = 1.0 / (1.0 + np.exp(-np.clip(math.log(lam) - math.log1p(-lam) + log_bayes, -700, 700)))
