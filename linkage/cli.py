@@ -181,13 +181,17 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @click.option("--keep-candidates", is_flag=True,
               help="Also write every candidate pair (candidates.parquet) so `evaluate` can measure the blocking.")
+@click.option("--model", "model_path", type=FILE,
+              help="Score with a saved model.json instead of fitting one (weights comparable between runs).")
 def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
-         no_charts: bool, keep_candidates: bool) -> None:
+         no_charts: bool, keep_candidates: bool, model_path: Path | None) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
     from linkage.link import link as run_link, write_link_outputs
+    from linkage.model import load_model
     from linkage.spec import load_spec
 
-    result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold)
+    model = load_model(model_path) if model_path else None
+    result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model)
     write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
     click.echo(f"{s['left']['records']:,} x {s['right']['records']:,} records, {s['candidate_pairs']:,} candidate "

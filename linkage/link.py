@@ -64,7 +64,9 @@ def term_frequency_adjustment(model: FellegiSunter, left: EncodedRecords, right:
         right_tokens = right.tokens[c.columns[0]]
         values, counts = np.unique(right_tokens[right_tokens != 0], return_counts=True)
         tokens = left.tokens[c.columns[0]][li[agree]]
-        frequency = counts[np.minimum(np.searchsorted(values, tokens), len(values) - 1)] / max(counts.sum(), 1)
+        position = np.minimum(np.searchsorted(values, tokens), len(values) - 1)
+        found = values[position] == tokens  # always true for pairs that agree; kept for safety
+        frequency = np.where(found, counts[position], 1) / max(counts.sum(), 1)
         adjustment[agree] = np.log2(model.u_[j][0] / np.maximum(frequency, 1.0 / max(len(right), 1)))
     return adjustment
 
@@ -110,8 +112,13 @@ def _random_pairs(n_left: int, n_right: int, count: int, seed: int) -> tuple[np.
             rng.integers(0, n_right, size=count).astype(np.int32))
 
 
-def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold: float | None = None) -> LinkResult:
-    """Link two encoded files under ``spec`` (see the module docstring)."""
+def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold: float | None = None,
+         model: FellegiSunter | None = None) -> LinkResult:
+    """Link two encoded files under ``spec`` (see the module docstring).
+
+    With a fitted ``model`` (e.g. last year's model.json), no EM runs: the pairs are scored
+    with it, which keeps weights comparable between runs.
+    """
     with stage("load encoded files"):
         left_file, right_file = read_encoded(left_path), read_encoded(right_path)
         check_compatible(left_file.metadata, right_file.metadata)
@@ -145,15 +152,19 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
             stop = min(start + PARTITION_PAIRS, n)
             levels[start:stop] = compare_partition(comparisons, left, right, candidates.left[start:stop],
                                                    candidates.right[start:stop])
-    with stage("EM: u from random pairs, m per blocking pass, prior"):
-        model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
-                              tolerance=float(settings.get("em_tolerance", 1e-6)))
-        rl, rr = _random_pairs(len(left), len(right), int(settings.get("u_sample_pairs", 200_000)), seed)
-        model.fit_u(compare(comparisons, left, right, rl, rr))
-        sessions = training_sessions(spec, candidates, comparisons, len(left),
-                                     float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))
-        model.fit(levels, total_pairs=len(left) * len(right), sessions=sessions,
-                  max_matches=min(len(left), len(right)))
+    if model is not None:
+        if [c.labels for c in model.comparisons] != [c.labels for c in comparisons]:
+            raise HarmonieError("the saved model's comparisons and levels differ from this spec's")
+    else:
+        with stage("EM: u from random pairs, m per blocking pass, prior"):
+            model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
+                                  tolerance=float(settings.get("em_tolerance", 1e-6)))
+            rl, rr = _random_pairs(len(left), len(right), int(settings.get("u_sample_pairs", 200_000)), seed)
+            model.fit_u(compare(comparisons, left, right, rl, rr))
+            sessions = training_sessions(spec, candidates, comparisons, len(left),
+                                         float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))
+            model.fit(levels, total_pairs=len(left) * len(right), sessions=sessions,
+                      max_matches=min(len(left), len(right)))
     with stage("score and assign one-to-one"):
         weights = np.empty(n)
         for start in range(0, n, PARTITION_PAIRS):

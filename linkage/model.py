@@ -286,3 +286,15 @@ class FellegiSunter:
         from pathlib import Path
 
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def load_model(path) -> FellegiSunter:
+    """A saved model.json; a missing or malformed file is a one-line error."""
+    from harmonie.errors import HarmonieError
+
+    try:
+        return FellegiSunter.load(path)
+    except FileNotFoundError:
+        raise HarmonieError(f"model file {path} not found") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise HarmonieError(f"{path} is not a Harmonie model.json") from None

@@ -198,3 +198,35 @@ def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
     report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert report["f1"] > 0.97 and 0.99 < report["reduction_ratio"] < 1
     assert report["recall"] <= report["pairs_completeness"] <= 1 and "pairs completeness" in result.output
+
+
+def test_agreeing_on_a_rare_value_weighs_more_than_on_a_common_one():
+    from linkage.encoded_arrays import EncodedRecords
+    from linkage.link import term_frequency_adjustment
+
+    comparison = Comparison("commune", "token", ("agree", "disagree"), ("commune",), term_frequency=True,
+                            fields=("commune",))
+    model = FellegiSunter([comparison])
+    model.u_ = [np.array([0.01, 0.99])]
+    right = EncodedRecords(ids=pa.array([str(i) for i in range(100)]),
+                           tokens={"commune": np.array([7] * 90 + list(range(100, 110)), dtype=np.int64)})
+    left = EncodedRecords(ids=pa.array(["a", "b"]), tokens={"commune": np.array([7, 105], dtype=np.int64)})
+    adjustment = term_frequency_adjustment(model, left, right, np.array([0, 1]), np.array([[0], [0]], dtype=np.int8))
+    assert adjustment[0] == pytest.approx(np.log2(0.01 / 0.9))  # 'Paris': agreeing says little
+    assert adjustment[1] == pytest.approx(np.log2(0.01 / 0.01))
+    assert adjustment[1] > adjustment[0]
+
+
+def test_a_saved_model_scores_new_runs_identically(encoded, tmp_path):
+    first = link(example_spec("indirect"), encoded[("indirect", "cohort")][0], encoded[("indirect", "snds")][0])
+    write_link_outputs(first, tmp_path, charts=False)
+    again = link(example_spec("indirect"), encoded[("indirect", "cohort")][0], encoded[("indirect", "snds")][0],
+                 model=FellegiSunter.load(tmp_path / "model.json"))
+    assert again.links.equals(first.links)
+    runner, cli = CliRunner(), _assemble()
+    (tmp_path / "spec.toml").write_text(example_spec_text("names"))
+    result = runner.invoke(cli, ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"),
+                                 "--left", str(encoded[("names", "cohort")][0]),
+                                 "--right", str(encoded[("names", "snds")][0]), "--out", str(tmp_path / "o"),
+                                 "--model", str(tmp_path / "model.json")])
+    assert result.exit_code == 2 and "differ from this spec" in result.output
