@@ -69,12 +69,13 @@ class Population:
             "corruption_rates": self.corruption_rates.to_dict(orient="records"),
         }
 
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write every table as ``OUT/<name>.parquet`` and ``OUT/population.json``."""
+    def write(self, out_dir: str | Path, tables: tuple[str, ...] | None = None) -> dict[str, Path]:
+        """Write the tables (all by default) as ``OUT/<name>.parquet``, and ``OUT/population.json``."""
         out = ensure_output_dir(out_dir)
         paths = {}
-        with stage(f"write {len(self.tables)} Parquet files"):
-            for name, table in self.tables.items():
+        chosen = {name: table for name, table in self.tables.items() if tables is None or name in tables}
+        with stage(f"write {len(chosen)} Parquet files"):
+            for name, table in chosen.items():
                 paths[name] = write_parquet(table, out / f"{name}.parquet",
                                             metadata={"harmonie.format_version": FORMAT_VERSION,
                                                       "harmonie.seed": str(self.seed)})
