@@ -7,6 +7,7 @@ final name that looks complete but is not.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -138,9 +139,18 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None, enc
     except HarmonieError:
         raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError, LookupError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HarmonieError(f"cannot read {what} file {path}: {first_line}") from None
+        raise HarmonieError(f"cannot read {what} file {path}: {_safe_reason(exc)}") from None
     raise HarmonieError(f"{what} file {path}: unsupported format {suffix or '(none)'}; use .parquet or .csv")
+
+
+def _safe_reason(exc: Exception) -> str:
+    """The reader's reason, without the offending row: Arrow's CSV errors quote the row,
+    which may hold names or NIRs, and those must not reach a message or a log."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "CSV parse error" in text:
+        detail = text.split(":")[1].strip() if text.count(":") >= 2 else "malformed row"
+        return f"malformed CSV ({detail})"
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
 
 
 def column_names(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:

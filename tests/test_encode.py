@@ -217,3 +217,13 @@ def test_encoded_files_are_read_back_with_their_metadata(tmp_path, population):
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "plain.parquet")
     with pytest.raises(HarmonieError, match="not a Harmonie encoded file"):
         read_encoded(tmp_path / "plain.parquet")
+
+
+def test_a_malformed_csv_is_reported_without_its_content(tmp_path):
+    from harmonie.io import read_table
+
+    (tmp_path / "bad.csv").write_text("cohort_id;birth_name;nir\nC1;DUPONTEL;256037511400542\nC2;MARTINEZ\n")
+    with pytest.raises(HarmonieError) as raised:
+        read_table(tmp_path / "bad.csv")
+    message = str(raised.value)
+    assert "malformed CSV" in message and "MARTINEZ" not in message and "DUPONTEL" not in message
