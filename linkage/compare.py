@@ -28,6 +28,7 @@ class Comparison:
     thresholds: tuple[float, ...] = ()
     term_frequency: bool = False
     fields: tuple[str, ...] = ()  # the spec fields it reads (a blocking pass on them biases it)
+    swapped_with: str = ""        # dice: a field that, crossed both ways, reveals swapped names
 
     @property
     def n_levels(self) -> int:
@@ -83,14 +84,23 @@ def _dice_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     best = np.full(len(li), -1.0, dtype=np.float32)
     for lcol in c.columns:
         for rcol in c.columns:
-            lf, lones = left.filters[lcol]
-            rf, rones = right.filters[rcol]
-            best = np.maximum(best, dice_pairs(lf, rf, lones, rones, li, ri))
-    out = np.full(len(li), len(c.thresholds), dtype=np.int8)
+            best = np.maximum(best, _dice(left.filters[lcol], right.filters[rcol], li, ri))
+    lowest = len(c.labels) - 1  # '< last threshold'
+    out = np.full(len(li), lowest, dtype=np.int8)
     for level in range(len(c.thresholds) - 1, -1, -1):
         out[best >= c.thresholds[level]] = level
+    if c.swapped_with:  # surname on one side is the given name on the other, and vice versa
+        name, other = c.columns[0], c.swapped_with
+        one = _dice(left.filters[name], right.filters[other], li, ri)
+        two = _dice(left.filters[other], right.filters[name], li, ri)
+        out[(out == lowest) & (one >= c.thresholds[0]) & (two >= c.thresholds[0])] = lowest - 1
     out[best < 0] = MISSING
     return out
+
+
+def _dice(left_filters, right_filters, li, ri) -> np.ndarray:
+    (lf, lones), (rf, rones) = left_filters, right_filters
+    return dice_pairs(lf, rf, lones, rones, li, ri)
 
 
 def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
@@ -132,9 +142,12 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
                                           fields=(name, *coarser)))
         elif kind == "dice":
             thresholds = tuple(entry.get("thresholds", (0.9, 0.8)))
-            labels = tuple(f"Dice >= {t:g}" for t in thresholds) + (f"Dice < {thresholds[-1]:g}",)
+            swapped = entry.get("swapped_with", "")
+            labels = (tuple(f"Dice >= {t:g}" for t in thresholds)
+                      + ((f"swapped with {swapped}",) if swapped else ()) + (f"Dice < {thresholds[-1]:g}",))
             comparisons.append(Comparison(label, kind, labels, (name, *entry.get("with", [])), thresholds,
-                                          fields=(name, *entry.get("with", []))))
+                                          fields=(name, *entry.get("with", []), *([swapped] if swapped else [])),
+                                          swapped_with=swapped))
         elif kind == "events":
             cuts = tuple(sorted(entry.get("levels", (1, 2, 3)), reverse=True))
             labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)

@@ -254,7 +254,7 @@ class FellegiSunter:
             "u_random_pairs": self.u_pairs_,
             "comparisons": [
                 {"name": c.name, "kind": c.kind, "columns": list(c.columns), "thresholds": list(c.thresholds),
-                 "term_frequency": c.term_frequency,
+                 "term_frequency": c.term_frequency, "fields": list(c.fields), "swapped_with": c.swapped_with,
                  "levels": [{"level": i, "label": label, "m": float(m[i]), "u": float(u[i]),
                              "weight": float(np.log2(m[i] / u[i]))} for i, label in enumerate(c.labels)]}
                 for c, m, u in zip(self.comparisons, self.m_, self.u_)],
@@ -268,7 +268,8 @@ class FellegiSunter:
     @classmethod
     def from_dict(cls, document: dict) -> "FellegiSunter":
         comparisons = [Comparison(c["name"], c["kind"], tuple(level["label"] for level in c["levels"]),
-                                  tuple(c["columns"]), tuple(c["thresholds"]), c["term_frequency"])
+                                  tuple(c["columns"]), tuple(c["thresholds"]), c["term_frequency"],
+                                  tuple(c.get("fields", ())), c.get("swapped_with", ""))
                        for c in document["comparisons"]]
         model = cls(comparisons)
         model.m_ = [np.array([level["m"] for level in c["levels"]]) for c in document["comparisons"]]

@@ -240,12 +240,16 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         where = f"[[comparisons]] #{i + 1}"
         if not isinstance(comparison, dict):
             raise SpecError(f"{where} must be a table")
-        _check_keys(comparison, {"field", "kind", "thresholds", "with", "levels", "label", "term_frequency"}, where)
+        _check_keys(comparison, {"field", "kind", "thresholds", "with", "levels", "label", "term_frequency",
+                                 "swapped_with"}, where)
         name = _require(comparison, "field", str, where)
         kind = _require(comparison, "kind", str, where)
         if kind not in COMPARISON_KINDS:
             raise SpecError(f"{where}: kind must be one of {', '.join(sorted(COMPARISON_KINDS))}")
-        for ref in [name, *comparison.get("with", [])]:
+        swapped = [comparison["swapped_with"]] if "swapped_with" in comparison else []
+        if swapped and kind != "dice":
+            raise SpecError(f"{where}: swapped_with applies to dice comparisons")
+        for ref in [name, *comparison.get("with", []), *swapped]:
             if ref not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
             if kind == "dice" and spec_fields[ref].key_name != spec_fields[name].key_name:
