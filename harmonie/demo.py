@@ -100,7 +100,7 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
     evaluation = evaluate_links(
         result.links.to_pandas(), population["truth"], crosswalks["cohort"], crosswalks["snds"],
         population["snds_duplicates"], summary_path=run / "summary.json", out_dir=parties["evaluator"],
-        candidates=pd.read_parquet(run / "candidates.parquet"))
+        candidates_path=run / "candidates.parquet")
     report(f"evaluator: precision {evaluation['precision']:.4f}, recall {evaluation['recall']:.4f}, "
            f"F1 {evaluation['f1']:.4f}; pairs completeness {evaluation['pairs_completeness']:.4f}")
     return {"population": summary, "evaluation": evaluation}

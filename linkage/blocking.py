@@ -113,30 +113,23 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
     """Run every blocking pass of the spec; return the deduplicated candidate pairs."""
     if len(spec_blocking) > 32:
         raise ValueError("at most 32 blocking passes")
-    all_left, all_right, reports, per_pass = [], [], [], []
+    reports, per_pass = [], []
     for p in spec_blocking:
         report = PassReport(p["name"])
-        first_of_pass = len(all_left)
         max_pairs = int(p.get("max_block_size", DEFAULT_MAX_BLOCK_PAIRS))
+        lefts, rights = [], []
         if "keys" in p:
             lk, lp = _combine([left.tokens[c] for c in p["keys"]])
             rk, rp = _combine([right.tokens[c] for c in p["keys"]])
             lrows, rrows = np.flatnonzero(lp).astype(np.int32), np.flatnonzero(rp).astype(np.int32)
-            li, ri = join_on_keys(lk[lrows], lrows, rk[rrows], rrows, report, max_pairs)
-            all_left.append(li)
-            all_right.append(ri)
+            joins = [((lk[lrows], lrows), (rk[rrows], rrows))]
         elif "events" in p:
             name = p["events"]
-            exact_r = _exploded(right, name)
-            sides = [(_exploded(left, name), exact_r)]
-            if name + "__near" in left.lists:
-                sides.append((_exploded(left, name + "__near"), exact_r))
-            if name + "__near" in right.lists:
-                sides.append((_exploded(left, name), _exploded(right, name + "__near")))
-            for (lk, lrows), (rk, rrows) in sides:
-                li, ri = join_on_keys(lk, lrows, rk, rrows, report, max_pairs)
-                all_left.append(li)
-                all_right.append(ri)
+            joins = [(_exploded(left, name), _exploded(right, name))]
+            if name + "__near" in left.lists:  # one direction suffices: the pairs are the same
+                joins.append((_exploded(left, name + "__near"), _exploded(right, name)))
+            elif name + "__near" in right.lists:
+                joins.append((_exploded(left, name), _exploded(right, name + "__near")))
         else:
             name = p["lsh"]
             lf, lones = left.filters[name]
@@ -144,15 +137,17 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
             positions = _lsh_positions(lf.shape[1] * 64, int(p.get("bands", 24)), int(p.get("rows", 20)),
                                        seed + len(reports))
             lrows, rrows = np.flatnonzero(lones > 0).astype(np.int32), np.flatnonzero(rones > 0).astype(np.int32)
-            for band in positions:
-                li, ri = join_on_keys(_pack_rows(_bits_at(lf[lrows], band)), lrows,
-                                      _pack_rows(_bits_at(rf[rrows], band)), rrows, report, max_pairs)
-                all_left.append(li)
-                all_right.append(ri)
+            lf, rf = lf[lrows], rf[rrows]
+            joins = (((_pack_rows(_bits_at(lf, band)), lrows), (_pack_rows(_bits_at(rf, band)), rrows))
+                     for band in positions)
+        for (lk, lrows), (rk, rrows) in joins:
+            li, ri = join_on_keys(lk, lrows, rk, rrows, report, max_pairs)
+            lefts.append(li)
+            rights.append(ri)
         reports.append(report)
-        per_pass.append(_pair_keys(all_left[first_of_pass:], all_right[first_of_pass:]))
+        per_pass.append(_pair_keys(lefts, rights))
+        del lefts, rights
     key = np.unique(np.concatenate(per_pass)) if per_pass else np.zeros(0, dtype=np.int64)
-    del all_left, all_right
     proposed_by = np.zeros(len(key), dtype=np.uint32)
     for index, keys in enumerate(per_pass):
         proposed_by[np.searchsorted(key, keys)] |= np.uint32(1 << index)

@@ -234,8 +234,7 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
         read_table(right_crosswalk, what="right crosswalk").to_pandas(),
         read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
         summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent,
-        candidates=read_table(candidates, what="candidates").to_pandas()
-        if (candidates := links_path.with_name("candidates.parquet")).exists() else None)
+        candidates_path=candidates if (candidates := links_path.with_name("candidates.parquet")).exists() else None)
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
                f"{report['false_positives']:,} false links)")

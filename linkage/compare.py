@@ -107,9 +107,11 @@ def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     """Shared events, counted on exact tokens and the tolerance tokens either side emits."""
     name = c.columns[0]
     shared = _shared(left.lists[name], right.lists[name], li, ri)
+    # a stay a day off counts once: through the left side's tolerance tokens if it emits them,
+    # else through the right side's (both directions would count it twice)
     if name + "__near" in left.lists:
         shared = shared + _shared(left.lists[name + "__near"], right.lists[name], li, ri)
-    if name + "__near" in right.lists:
+    elif name + "__near" in right.lists:
         shared = shared + _shared(left.lists[name], right.lists[name + "__near"], li, ri)
     cuts = sorted(c.thresholds, reverse=True)  # e.g. 3, 2, 1 shared events
     out = np.full(len(li), len(cuts), dtype=np.int8)  # 'none shared'

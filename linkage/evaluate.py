@@ -85,11 +85,28 @@ def pairs_completeness(left_rows: np.ndarray, right_rows: np.ndarray, left_ids, 
     return float(found.sum() / len(truth)) if len(truth) else 1.0
 
 
+def pairs_completeness_in_file(path, truth: TruthPairs) -> float:
+    """Share of true pairs among the candidate pairs of a ``candidates.parquet`` file, read in
+    batches (it can hold tens of millions of pairs) and matched in Arrow, not in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if not len(truth):
+        return 1.0
+    wanted = pa.array([f"{a}|{b}" for a, b in truth.pairs], pa.string())
+    found: set[str] = set()
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 21, columns=["left_id", "right_id"]):
+        joined = pc.binary_join_element_wise(batch.column(0), batch.column(1), "|")
+        found.update(joined.filter(pc.is_in(joined, value_set=wanted)).to_pylist())
+    return len(found) / len(truth)
+
+
 def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
                    right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
-                   summary_path=None, out_dir=None, candidates: pd.DataFrame | None = None) -> dict:
+                   summary_path=None, out_dir=None, candidates_path=None) -> dict:
     """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve.
-    With the candidate pairs (linkage ids), also the blocking's pairs completeness."""
+    With the candidate pairs file (``candidates.parquet``), also the blocking's pairs completeness."""
     import json
     from pathlib import Path
 
@@ -105,9 +122,8 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         raise HarmonieError("the truth table needs two id columns (left id, right id)")
     pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
     report = quality(links, pairs)
-    if candidates is not None:
-        found = set(zip(candidates.left_id, candidates.right_id))
-        report["pairs_completeness"] = sum(p in found for p in pairs.pairs) / len(pairs) if len(pairs) else 1.0
+    if candidates_path is not None:
+        report["pairs_completeness"] = pairs_completeness_in_file(candidates_path, pairs)
     if summary_path is not None and Path(summary_path).exists():
         summary = json.loads(Path(summary_path).read_text())
         report["reduction_ratio"] = summary.get("reduction_ratio")

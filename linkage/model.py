@@ -43,21 +43,25 @@ LOO_MIN_CONFIDENT = 0.75
 def pattern_counts(levels: np.ndarray, comparisons: list[Comparison]) -> tuple[np.ndarray, np.ndarray]:
     """(distinct patterns (P, C) int8, count of each): one pass over the pairs, no sort."""
     bases = [c.n_levels + 1 for c in comparisons]  # level -1 (missing) becomes 0
+    if float(np.prod(bases, dtype=np.float64)) > 1 << 24:  # too many possible patterns to count densely
+        return _pattern_counts_sparse(levels)
     key = np.zeros(len(levels), dtype=np.int64)
     for j, base in enumerate(bases):
         key = key * base + (levels[:, j].astype(np.int64) + 1)
-    if int(np.prod(bases, dtype=np.float64)) <= 1 << 24:
-        counts = np.bincount(key, minlength=1)
-        keys = np.flatnonzero(counts)
-        counts = counts[keys]
-    else:  # too many possible patterns for a dense count: sort instead
-        keys, counts = np.unique(key, return_counts=True)
+    counts = np.bincount(key, minlength=1)
+    keys = np.flatnonzero(counts)
+    counts = counts[keys]
     patterns = np.empty((len(keys), len(bases)), dtype=np.int8)
     remainder = keys.copy()
     for j in range(len(bases) - 1, -1, -1):
         patterns[:, j] = remainder % bases[j] - 1
         remainder //= bases[j]
     return patterns, counts
+
+
+def _pattern_counts_sparse(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    return patterns.astype(np.int8), counts
 
 
 @dataclass
@@ -125,9 +129,10 @@ class FellegiSunter:
         # ones every pass forced or biased are estimated where they vary
         patterns, counts = pattern_counts(levels, self.comparisons)
         usable = [j for j, ok in enumerate(estimated) if ok]
-        for j in [k for k, ok in enumerate(estimated) if not ok]:  # first the ones no session estimated
-            if usable:
-                self._fit_prior(patterns, counts, total_pairs, usable)
+        unestimated = [k for k, ok in enumerate(estimated) if not ok]
+        if unestimated and usable:  # first the ones no session estimated, from those that were
+            self._fit_prior(patterns, counts, total_pairs, usable)
+            for j in unestimated:
                 self.m_[j] = self._loo_m_step(patterns, counts, j, usable)[0]
         everything = list(range(len(self.comparisons)))
         self._fit_prior(patterns, counts, total_pairs, everything)

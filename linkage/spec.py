@@ -277,6 +277,10 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
         for ref in refs:
             if not isinstance(ref, str) or ref.split("__")[0] not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
+        if "lsh" in block:
+            rows, bands = block.get("rows", 20), block.get("bands", 24)
+            if not (isinstance(rows, int) and 1 <= rows <= 64 and isinstance(bands, int) and 1 <= bands <= 256):
+                raise SpecError(f"{where}: lsh needs 1 <= rows <= 64 and 1 <= bands <= 256")
         wanted = {"keys": ("token", "pseudonym", "date"), "events": ("events",), "lsh": ("bloom",)}[modes[0]]
         for ref in refs:
             if spec_fields[ref.split("__")[0]].encoding not in wanted:

@@ -47,6 +47,8 @@ class BloomSettings:
             raise HarmonieError("bloom qgram must be between 1 and 4")
         if not 1 <= self.hashes <= 256:
             raise HarmonieError("bloom hashes must be between 1 and 256")
+        if self.output_bits % 64:
+            raise HarmonieError("bloom filters must keep a multiple of 64 bits (xor_fold halves them)")
         return self
 
     @property

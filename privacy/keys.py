@@ -135,7 +135,9 @@ def load_key(path: str | os.PathLike, passphrase: str) -> LinkageKey:
             raise KeyFileError(f"{path} has key file version {document.get('version')!r}; "
                                f"this tool reads version {KEY_FILE_VERSION}")
         kdf = document["kdf"]
-        if kdf.get("name") != "scrypt" or (kdf.get("r"), kdf.get("p")) != (8, 1) or not 2**10 <= kdf["n"] <= 2**22:
+        n_cost = kdf["n"]
+        if (kdf.get("name") != "scrypt" or (kdf.get("r"), kdf.get("p")) != (8, 1) or not isinstance(n_cost, int)
+                or not 2**10 <= n_cost <= 2**22 or n_cost & (n_cost - 1)):
             raise KeyFileError(f"{path} uses unsupported key-derivation parameters")
         salt, n, nonce = _unb64(kdf["salt"]), int(kdf["n"]), _unb64(document["nonce"])
         header = _header(salt, n, nonce)

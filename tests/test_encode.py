@@ -79,7 +79,7 @@ def test_no_plaintext_identifier_reaches_the_encoded_file(tmp_path, population, 
         assert not leaked, f"{len(leaked)} plaintext values found, e.g. {leaked[:1]}"
         assert result.encoded.schema.field("linkage_id").type == pa.string()
         others = [f.type for f in result.encoded.schema if f.name != "linkage_id"]
-        assert all(t == pa.int64() or pa.types.is_fixed_size_binary(t) or t == pa.list_(pa.int64()) for t in others)
+        assert all(t == pa.int64() or pa.types.is_fixed_size_binary(t) or t == pa.large_list(pa.int64()) for t in others)
         assert set(result.encoded.column_names) == {"linkage_id", *example_spec(spec_name).encoded_columns(role)}
 
 
@@ -227,3 +227,13 @@ def test_a_malformed_csv_is_reported_without_its_content(tmp_path):
         read_table(tmp_path / "bad.csv")
     message = str(raised.value)
     assert "malformed CSV" in message and "MARTINEZ" not in message and "DUPONTEL" not in message
+
+
+def test_float_ids_still_find_their_stays():
+    patients = pa.table({"cohort_id": pa.array([1.0, 2.0]), "sex": ["F", "M"], "birth_date": ["01/02/1950", None],
+                         "commune_code": ["75056", None], "death_date": pa.array([None, None], pa.string())})
+    stays = pa.table({"cohort_id": pa.array([1.0, 2.0]), "finess": ["750000001", "750000001"],
+                      "admission_date": ["2020-01-01", "2020-01-05"]})
+    result = encode_holder(example_spec("indirect"), KEY, "cohort", patients, stays)
+    assert result.metadata["fields"]["stays"]["events_encoded"] == 2
+    assert result.metadata["rows_encoded"] == 2

@@ -96,3 +96,12 @@ def test_cli_reads_the_passphrase_from_the_environment_never_from_argv(tmp_path,
     monkeypatch.setenv("HARMONIE_KEY_PASSPHRASE", "another long passphrase")
     wrong = runner.invoke(cli, ["keys", "fingerprint", str(tmp_path / "k.key")])
     assert wrong.exit_code == 2 and wrong.output.startswith("error: cannot open") and wrong.output.count("\n") == 1
+
+
+def test_a_scrypt_cost_that_is_not_a_power_of_two_is_a_clear_error(tmp_path):
+    path = tmp_path / "k.key"
+    save_key(generate_key(), path, PASS, scrypt_n=FAST)
+    document = json.loads(path.read_text())
+    (tmp_path / "t.key").write_text(json.dumps({**document, "kdf": {**document["kdf"], "n": 3000}}))
+    with pytest.raises(KeyFileError, match="unsupported key-derivation"):
+        load_key(tmp_path / "t.key", PASS)

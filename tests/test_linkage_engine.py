@@ -230,3 +230,20 @@ def test_a_saved_model_scores_new_runs_identically(encoded, tmp_path):
                                  "--right", str(encoded[("names", "snds")][0]), "--out", str(tmp_path / "o"),
                                  "--model", str(tmp_path / "model.json")])
     assert result.exit_code == 2 and "differ from this spec" in result.output
+
+
+def test_a_stay_a_day_off_counts_once_when_both_sides_emit_tolerance_tokens():
+    from linkage.compare import _event_levels
+    from linkage.encoded_arrays import EncodedRecords, TokenLists
+
+    def lists(*rows):
+        offsets = np.cumsum([0] + [len(r) for r in rows])
+        return TokenLists(np.array(offsets, dtype=np.int64), np.array([t for r in rows for t in r], dtype=np.int64))
+
+    # record 0 stays on day 10 (token 10, near 9 and 11) on both sides; record 1 is a day off (11 vs 10)
+    left = EncodedRecords(ids=pa.array(["a", "b"]), lists={"stays": lists([10], [11]), "stays__near": lists([9, 11], [10, 12])})
+    right = EncodedRecords(ids=pa.array(["A"]), lists={"stays": lists([10]), "stays__near": lists([9, 11])})
+    comparison = Comparison("stays", "events", ("3+ shared", "2 shared", "1 shared", "none shared"), ("stays",),
+                            (3, 2, 1), fields=("stays",))
+    levels = _event_levels(comparison, left, right, np.array([0, 1]), np.array([0, 0]))
+    assert levels.tolist() == [2, 2]  # one shared stay each, not two for the one a day off

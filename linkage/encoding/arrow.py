@@ -31,6 +31,6 @@ def list_array(row: np.ndarray, tokens: np.ndarray, n_rows: int) -> pa.Array:
     key = (row.astype(np.int64) << 32) | ((tokens >> 32) & 0xFFFFFFFF)
     order = np.argsort(key, kind="stable")
     counts = np.bincount(row, minlength=n_rows)
-    offsets = np.zeros(n_rows + 1, dtype=np.int32)
+    offsets = np.zeros(n_rows + 1, dtype=np.int64)  # 64-bit: no wrap past 2^31 tokens
     np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(tokens[order], type=pa.int64()))
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(tokens[order], type=pa.int64()))

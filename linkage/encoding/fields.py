@@ -96,7 +96,7 @@ def bloom_columns(field: FieldSpec, norm: Normalised, subkey: bytes, salt: Norma
         usable = (norm.codes >= 0) & (salt.codes >= 0)
         key = np.where(usable, salt.codes * (len(norm.values) + 1) + norm.codes, -1)
         distinct, inverse = np.unique(key, return_inverse=True)
-        pair_codes = np.where(key >= 0, inverse - int(distinct[0] < 0), -1)
+        pair_codes = np.where(key >= 0, inverse - int(len(distinct) > 0 and distinct[0] < 0), -1)
         salts = salt_values(salt)
         pairs = [(salts[k // (len(norm.values) + 1)], norm.values[k % (len(norm.values) + 1)])
                  for k in distinct if k >= 0]

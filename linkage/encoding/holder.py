@@ -120,7 +120,8 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
     for f in event_fields:
         with stage(f"encode events ({events.num_rows:,} rows)"):
             event_codes, event_ids = distinct_codes(events[holder.events.id_column])
-            row_of_id = _row_lookup([local_ids[i] for i in kept], [str(i).strip() for i in event_ids])
+            as_text = pc.utf8_trim_whitespace(pc.cast(pa.array(event_ids), pa.string()))  # as patient ids are
+            row_of_id = _row_lookup([local_ids[i] for i in kept], as_text.to_pylist())
             event_row = np.where(event_codes >= 0, row_of_id[event_codes], -1)
             emit_near = bool(f.tolerance_days) and f.tolerance_holder in (None, role)
             new, event_flags = event_columns(f.name, key.subkey(spec.project, f.key_name, "events"), event_row,
