@@ -27,7 +27,7 @@ from linkage.model import FellegiSunter
 from linkage.spec import Spec
 
 PARTITION_PAIRS = 4_000_000
-EM_MAX_PAIRS_PER_RECORD = 200
+EM_MAX_PAIRS_PER_RECORD = 500
 ASSIGNMENT_FLOOR = 0.01  # pairs less likely than this are not even considered for a link
 GREY_ZONE = (0.1, 0.9)
 
