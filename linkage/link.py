@@ -50,30 +50,36 @@ def compare_partition(comparisons: list[Comparison], left: EncodedRecords, right
     return compare(comparisons, left, right, li, ri)
 
 
-def term_frequency_adjustment(model: FellegiSunter, left: EncodedRecords, right: EncodedRecords,
+def term_frequencies(model: FellegiSunter, right: EncodedRecords) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each term-frequency comparison: the right file's distinct tokens and their shares."""
+    tables = {}
+    for j, c in enumerate(model.comparisons):
+        if c.term_frequency and c.kind == "token":
+            tokens = right.tokens[c.columns[0]]
+            values, counts = np.unique(tokens[tokens != 0], return_counts=True)
+            tables[j] = (values, counts / max(counts.sum(), 1))
+    return tables
+
+
+def term_frequency_adjustment(model: FellegiSunter, frequencies: dict, left: EncodedRecords, n_right: int,
                               li: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Extra weight for agreeing on a rare value, less for a common one (agreement level only):
-    log2(u / f) where f is the value's frequency among the right file's records."""
+    log2(u / f) where f is the value's share among the right file's records."""
     adjustment = np.zeros(len(li))
-    for j, c in enumerate(model.comparisons):
-        if not (c.term_frequency and c.kind == "token"):
-            continue
+    for j, (values, shares) in frequencies.items():
         agree = levels[:, j] == 0
-        if not agree.any():
+        if not agree.any() or not len(values):
             continue
-        right_tokens = right.tokens[c.columns[0]]
-        values, counts = np.unique(right_tokens[right_tokens != 0], return_counts=True)
-        tokens = left.tokens[c.columns[0]][li[agree]]
+        tokens = left.tokens[model.comparisons[j].columns[0]][li[agree]]
         position = np.minimum(np.searchsorted(values, tokens), len(values) - 1)
-        found = values[position] == tokens  # always true for pairs that agree; kept for safety
-        frequency = np.where(found, counts[position], 1) / max(counts.sum(), 1)
-        adjustment[agree] = np.log2(model.u_[j][0] / np.maximum(frequency, 1.0 / max(len(right), 1)))
+        share = np.where(values[position] == tokens, shares[position], 0.0)  # agreeing tokens are always found
+        adjustment[agree] = np.log2(model.u_[j][0] / np.maximum(share, 1.0 / max(n_right, 1)))
     return adjustment
 
 
-def score_partition(model: FellegiSunter, left: EncodedRecords, right: EncodedRecords, li: np.ndarray,
+def score_partition(model: FellegiSunter, frequencies: dict, left: EncodedRecords, n_right: int, li: np.ndarray,
                     levels: np.ndarray) -> np.ndarray:
-    return model.match_weight(levels) + term_frequency_adjustment(model, left, right, li, levels)
+    return model.match_weight(levels) + term_frequency_adjustment(model, frequencies, left, n_right, li, levels)
 
 
 def forced_fields(spec: Spec, spec_pass: dict) -> set[str]:
@@ -167,9 +173,10 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
                       max_matches=min(len(left), len(right)))
     with stage("score and assign one-to-one"):
         weights = np.empty(n)
+        frequencies = term_frequencies(model, right)  # once, then passed to every partition
         for start in range(0, n, PARTITION_PAIRS):
             stop = min(start + PARTITION_PAIRS, n)
-            weights[start:stop] = score_partition(model, left, right, candidates.left[start:stop],
+            weights[start:stop] = score_partition(model, frequencies, left, len(right), candidates.left[start:stop],
                                                   levels[start:stop])
         probability = FellegiSunter.probability(weights)
         considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)

@@ -18,7 +18,6 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from harmonie.errors import HarmonieError
 from privacy.bloom import BloomSettings

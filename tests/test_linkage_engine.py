@@ -202,7 +202,7 @@ def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
 
 def test_agreeing_on_a_rare_value_weighs_more_than_on_a_common_one():
     from linkage.encoded_arrays import EncodedRecords
-    from linkage.link import term_frequency_adjustment
+    from linkage.link import term_frequencies, term_frequency_adjustment
 
     comparison = Comparison("commune", "token", ("agree", "disagree"), ("commune",), term_frequency=True,
                             fields=("commune",))
@@ -211,7 +211,8 @@ def test_agreeing_on_a_rare_value_weighs_more_than_on_a_common_one():
     right = EncodedRecords(ids=pa.array([str(i) for i in range(100)]),
                            tokens={"commune": np.array([7] * 90 + list(range(100, 110)), dtype=np.int64)})
     left = EncodedRecords(ids=pa.array(["a", "b"]), tokens={"commune": np.array([7, 105], dtype=np.int64)})
-    adjustment = term_frequency_adjustment(model, left, right, np.array([0, 1]), np.array([[0], [0]], dtype=np.int8))
+    adjustment = term_frequency_adjustment(model, term_frequencies(model, right), left, len(right), np.array([0, 1]),
+                                           np.array([[0], [0]], dtype=np.int8))
     assert adjustment[0] == pytest.approx(np.log2(0.01 / 0.9))  # 'Paris': agreeing says little
     assert adjustment[1] == pytest.approx(np.log2(0.01 / 0.01))
     assert adjustment[1] > adjustment[0]

@@ -42,19 +42,6 @@ class CorruptionLog:
                            "applied": int(len(rows)), "configured_rate": float(configured)})
 
 
-@dataclass
-class IdentityColumns:
-    """One holder's identity columns for its records (Arrow arrays, record order)."""
-
-    sex: pa.Array
-    birth_date: pa.Array
-    birth_name: pa.Array
-    use_name: pa.Array
-    first_names: pa.Array
-    nir: pa.Array
-    commune_code: pa.Array
-
-
 def _log_pick(log: CorruptionLog, side: str, field_name: str, kind: str, rng: np.random.Generator,
               rate: float, eligible: np.ndarray) -> np.ndarray:
     rows = pick(rng, rate, eligible)
