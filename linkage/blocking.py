@@ -5,7 +5,8 @@ Each pass of the spec proposes pairs that share something:
 - ``keys``: equality of one or more encoded token columns (all present);
 - ``events``: at least one shared care-event token (exact, or a tolerance token);
 - ``lsh``: the same bits at ``rows`` keyed-random positions of a Bloom filter, in any of
-  ``bands`` bands (Hamming LSH: similar filters collide in some band).
+  ``bands`` bands (Hamming LSH: similar filters collide in some band), optionally only
+  among records with equal ``keys``.
 
 Candidates are integer index arrays (left row, right row), deduplicated across passes.
 A block (a key value) whose pairs exceed ``max_block_size`` left x right records is
@@ -51,9 +52,10 @@ class Candidates:
 
 def pass_fields(spec_pass: dict) -> set[str]:
     """The spec fields a blocking pass forces to agree."""
-    if "keys" in spec_pass:
-        return {column.split("__")[0] for column in spec_pass["keys"]}
-    return {spec_pass["events"] if "events" in spec_pass else spec_pass["lsh"]}
+    fields = {column.split("__")[0] for column in spec_pass.get("keys", [])}
+    if "events" in spec_pass or "lsh" in spec_pass:
+        fields.add(spec_pass["events"] if "events" in spec_pass else spec_pass["lsh"])
+    return fields
 
 
 def _combine(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +120,7 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
         report = PassReport(p["name"])
         max_pairs = int(p.get("max_block_size", DEFAULT_MAX_BLOCK_PAIRS))
         lefts, rights = [], []
-        if "keys" in p:
+        if "keys" in p and "lsh" not in p:
             lk, lp = _combine([left.tokens[c] for c in p["keys"]])
             rk, rp = _combine([right.tokens[c] for c in p["keys"]])
             lrows, rrows = np.flatnonzero(lp).astype(np.int32), np.flatnonzero(rp).astype(np.int32)
@@ -136,10 +138,16 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
             rf, rones = right.filters[name]
             positions = _lsh_positions(lf.shape[1] * 64, int(p.get("bands", 24)), int(p.get("rows", 20)),
                                        seed + len(reports))
-            lrows, rrows = np.flatnonzero(lones > 0).astype(np.int32), np.flatnonzero(rones > 0).astype(np.int32)
+            lpresent, rpresent = lones > 0, rones > 0
+            lkey = rkey = None
+            if "keys" in p:  # LSH within equal keys (e.g. similar given names born the same year)
+                lkey, lp = _combine([left.tokens[c] for c in p["keys"]])
+                rkey, rp = _combine([right.tokens[c] for c in p["keys"]])
+                lpresent, rpresent = lpresent & lp, rpresent & rp
+            lrows, rrows = np.flatnonzero(lpresent).astype(np.int32), np.flatnonzero(rpresent).astype(np.int32)
             lf, rf = lf[lrows], rf[rrows]
-            joins = (((_pack_rows(_bits_at(lf, band)), lrows), (_pack_rows(_bits_at(rf, band)), rrows))
-                     for band in positions)
+            joins = (((_with_key(_pack_rows(_bits_at(lf, band)), lkey, lrows), lrows),
+                      (_with_key(_pack_rows(_bits_at(rf, band)), rkey, rrows), rrows)) for band in positions)
         for (lk, lrows), (rk, rrows) in joins:
             li, ri = join_on_keys(lk, lrows, rk, rrows, report, max_pairs)
             lefts.append(li)
@@ -152,6 +160,13 @@ def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedR
     for index, keys in enumerate(per_pass):
         proposed_by[np.searchsorted(key, keys)] |= np.uint32(1 << index)
     return Candidates((key >> 32).astype(np.int32), (key & 0xFFFFFFFF).astype(np.int32), reports, proposed_by)
+
+
+def _with_key(band_key: np.ndarray, key: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    if key is None:
+        return band_key
+    with np.errstate(over="ignore"):
+        return band_key * _MIX + key[rows]
 
 
 def _pair_keys(lefts: list[np.ndarray], rights: list[np.ndarray]) -> np.ndarray:

@@ -269,21 +269,23 @@ def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, bloc
             if ref not in spec_fields:
                 raise SpecError(f"{where}: leave_out refers to unknown field {ref!r}")
         _require(block, "name", str, where)
-        modes = [m for m in ("keys", "events", "lsh") if m in block]
-        if len(modes) != 1:
-            raise SpecError(f"{where}: give exactly one of 'keys', 'events' or 'lsh'")
-        refs = block["keys"] if "keys" in block else [block[modes[0]]]
-        for ref in refs:
+        modes = [m for m in ("events", "lsh") if m in block] or (["keys"] if "keys" in block else [])
+        if len(modes) != 1 or ("events" in block and "keys" in block):
+            raise SpecError(f"{where}: give exactly one of 'keys', 'events' or 'lsh' (lsh may add 'keys')")
+        refs = [block[modes[0]]] if modes[0] != "keys" else []
+        for ref in [*refs, *block.get("keys", [])]:
             if not isinstance(ref, str) or ref.split("__")[0] not in spec_fields:
                 raise SpecError(f"{where} refers to unknown field {ref!r}")
         if "lsh" in block:
             rows, bands = block.get("rows", 20), block.get("bands", 24)
             if not (isinstance(rows, int) and 1 <= rows <= 64 and isinstance(bands, int) and 1 <= bands <= 256):
                 raise SpecError(f"{where}: lsh needs 1 <= rows <= 64 and 1 <= bands <= 256")
-        wanted = {"keys": ("token", "pseudonym", "date"), "events": ("events",), "lsh": ("bloom",)}[modes[0]]
-        for ref in refs:
-            if spec_fields[ref.split("__")[0]].encoding not in wanted:
-                raise SpecError(f"{where}: {modes[0]!r} needs {' or '.join(wanted)} fields, not {ref!r}")
+        wanted = {"events": ("events",), "lsh": ("bloom",)}
+        for mode, fields_of_mode in ((modes[0], refs), ("keys", block.get("keys", []))):
+            allowed = wanted.get(mode, ("token", "pseudonym", "date"))
+            for ref in fields_of_mode:
+                if spec_fields[ref.split("__")[0]].encoding not in allowed:
+                    raise SpecError(f"{where}: {mode!r} needs {' or '.join(allowed)} fields, not {ref!r}")
     if not isinstance(model, dict):
         raise SpecError("[model] must be a table")
     _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "em_max_pairs_per_record",

@@ -248,3 +248,18 @@ def test_a_stay_a_day_off_counts_once_when_both_sides_emit_tolerance_tokens():
                             (3, 2, 1), fields=("stays",))
     levels = _event_levels(comparison, left, right, np.array([0, 1]), np.array([0, 0]))
     assert levels.tolist() == [2, 2]  # one shared stay each, not two for the one a day off
+
+
+def test_lsh_within_keys_only_pairs_similar_records_sharing_the_key():
+    from linkage.blocking import block
+    from linkage.encoded_arrays import EncodedRecords
+
+    filters, _ = BloomEncoder(KEY.subkey("p", "names", "bloom"), BloomSettings(hashes=90)).encode(
+        ["MARIECLAIRE", "MARIECLAIRE", "MARIECLAIRE", "JEANPIERRE"])
+    words = filters.view(np.uint64)
+    left = EncodedRecords(ids=pa.array(["a"]), tokens={"year": np.array([1956])},
+                          filters={"first": (words[:1], popcounts(words[:1]))})
+    right = EncodedRecords(ids=pa.array(["A", "B", "C"]), tokens={"year": np.array([1956, 1957, 1956])},
+                           filters={"first": (words[1:], popcounts(words[1:]))})
+    candidates = block(({"name": "lsh", "lsh": "first", "keys": ["year"], "bands": 8, "rows": 8},), left, right)
+    assert list(zip(candidates.left.tolist(), candidates.right.tolist())) == [(0, 0)]  # same name, same year only

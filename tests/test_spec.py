@@ -60,7 +60,8 @@ def test_the_hash_ignores_formatting_but_not_content():
     (("encoding = \"token\"", "encoding = \"token\"\n[[comparisons]]\nfield = \"age\"\nkind = \"token\""),
      "unknown field 'age'"),
     (("encoding = \"token\"", "encoding = \"token\"\n[[blocking]]\nname = \"x\"\nkeys = [\"sex\"]\nlsh = \"sex\""),
-     "exactly one of"),
+     "'lsh' needs bloom fields"),
+    (("encoding = \"token\"", "encoding = \"token\"\n[[blocking]]\nname = \"x\"\nrows = 8"), "exactly one of"),
     (("name = \"mini\"", "name = \"mini\"\n[oops"), "not valid TOML"),
 ])
 def test_bad_specs_are_one_line_errors(change, message):
