@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/harmonie demo
+	$(BIN)/harmonie demo --out demo-out --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
