@@ -155,29 +155,18 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
             labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)
             comparisons.append(Comparison(label, kind, labels, (name,), cuts, fields=(name,)))
         elif kind == "date":
-            columns, labels = [], []
-            options = [("exact", name, name, "exact date"),
-                       ("near_left", name + "__near", name, f"within {field.tolerance_days} days"),
-                       ("near_right", name, name + "__near", f"within {field.tolerance_days} days"),
-                       ("swap_l", name + "__swap", name, "day and month swapped"),
-                       ("swap_r", name, name + "__swap", "day and month swapped"),
-                       ("ym", name + "__ym", name + "__ym", "same year and month"),
-                       ("y", name + "__y", name + "__y", "same year")]
-            for _, lcol, rcol, text in options:
-                present_l = lcol in left_columns
-                present_r = rcol in right_columns
-                if present_l and present_r and (text not in labels or text.startswith(("within", "day"))):
-                    columns.append(f"{lcol}={rcol}")
-                    labels.append(text)
-            merged_cols, merged_labels = [], []
-            for col, text in zip(columns, labels):  # one level per label, several ways to reach it
-                if text in merged_labels:
-                    merged_cols[merged_labels.index(text)] += "|" + col
-                else:
-                    merged_cols.append(col)
-                    merged_labels.append(text)
-            comparisons.append(Comparison(label, kind, tuple(merged_labels) + ("different",), tuple(merged_cols),
-                                          fields=(name,)))
+            days = field.tolerance_days
+            options = [(name, name, "exact date"),
+                       (name + "__near", name, f"within {days} days"), (name, name + "__near", f"within {days} days"),
+                       (name + "__swap", name, "day and month swapped"),
+                       (name, name + "__swap", "day and month swapped"),
+                       (name + "__ym", name + "__ym", "same year and month"), (name + "__y", name + "__y", "same year")]
+            ways: dict[str, list[str]] = {}  # one level per label, maybe several ways to reach it
+            for lcol, rcol, text in options:
+                if lcol in left_columns and rcol in right_columns:
+                    ways.setdefault(text, []).append(f"{lcol}={rcol}")
+            comparisons.append(Comparison(label, kind, tuple(ways) + ("different",),
+                                          tuple("|".join(w) for w in ways.values()), fields=(name,)))
     return comparisons
 
 
