@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class CodedStrings:
@@ -70,3 +71,8 @@ class CodedStrings:
 
     def to_list(self) -> list[str | None]:
         return self.to_arrow().to_pylist()
+
+
+def zero_padded(values: np.ndarray, width: int) -> pa.Array:
+    """Integers as text padded with zeros to ``width`` (7 -> '007'), built by Arrow."""
+    return pc.utf8_lpad(pc.cast(pa.array(np.asarray(values).astype(np.int64)), pa.string()), width, "0")

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.datasets import reference as ref
-from linkage.datasets.coded import CodedStrings
+from linkage.datasets.coded import CodedStrings, zero_padded
 from linkage.datasets.geography import Geography, draw_within_groups
 from linkage.datasets.names import ERAS, era_of, first_names, surnames
 from linkage.nir import nir_keys
@@ -24,6 +24,16 @@ EPOCH = np.datetime64("1970-01-01", "D")
 
 def day_number(iso: str) -> int:
     return int((np.datetime64(iso, "D") - EPOCH).astype(np.int64))
+
+
+def calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) int64 arrays of day numbers since 1970-01-01."""
+    dates = np.asarray(days).astype("datetime64[D]")
+    months = dates.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return year, month, day
 
 
 @dataclass
@@ -142,19 +152,14 @@ def draw_birth_places(rng: np.random.Generator, geo: Geography, residence_dept: 
 def nir_strings(sex: np.ndarray, birth: np.ndarray, place: np.ndarray, order: np.ndarray,
                 place_codes: np.ndarray, place_digits: np.ndarray) -> pa.Array:
     """15-character NIRs (with their mod-97 key) as an Arrow string array."""
-    dates = birth.astype("datetime64[D]")
-    year = dates.astype("datetime64[Y]").astype(int) + 1970
-    month = dates.astype("datetime64[M]").astype(int) % 12 + 1
+    year, month, _ = calendar(birth)
     yy = year % 100
     body = (((sex.astype(np.int64) * 100 + yy) * 100 + month) * 100_000 + place_digits[place]) * 1000 + order
     key = nir_keys(body)
 
-    def padded(values: np.ndarray, width: int) -> pa.Array:
-        return pc.utf8_lpad(pc.cast(pa.array(values.astype(np.int64)), pa.string()), width, "0")
-
     return pc.binary_join_element_wise(
-        pc.cast(pa.array(sex.astype(np.int64)), pa.string()), padded(yy, 2), padded(month, 2),
-        pa.array(place_codes[place]), padded(order, 3), padded(key, 2), "",
+        pc.cast(pa.array(sex.astype(np.int64)), pa.string()), zero_padded(yy, 2), zero_padded(month, 2),
+        pa.array(place_codes[place]), zero_padded(order, 3), zero_padded(key, 2), "",
     )
 
 

@@ -30,7 +30,7 @@ from harmonie.progress import stage
 from linkage.datasets import reference as ref
 from linkage.datasets.care import ATC_CODES, DIAGNOSIS_CODES, Dispensings, Stays, draw_dispensings, draw_stays, shift_days
 from linkage.datasets.clinical import draw_treatments
-from linkage.datasets.coded import CodedStrings
+from linkage.datasets.coded import CodedStrings, zero_padded
 from linkage.datasets.geography import Geography, france
 from linkage.datasets.params import PopulationParams
 from linkage.datasets.persons import (
@@ -121,8 +121,7 @@ class World:
 
 def _id_strings(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Opaque ids: a prefix and a zero-padded number (ids sort as their numbers do)."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+    return pc.binary_join_element_wise(prefix, zero_padded(numbers, width), "")
 
 
 def _event_order(number: np.ndarray, record: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -14,10 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.datasets.coded import CodedStrings
+from linkage.datasets.coded import CodedStrings, zero_padded
 from linkage.datasets.corruption import digit_typo, pick, title_case, typos
-from linkage.normalise.text import strip_accents
 from linkage.datasets.params import SideCorruption
+from linkage.datasets.persons import calendar
+from linkage.normalise.text import strip_accents
 
 SEX_CODINGS = (("M", "F"), ("H", "F"), ("1", "2"))  # (male, female) as hospitals code them
 SEX_CODING_SHARES = (0.5, 0.25, 0.25)
@@ -115,10 +116,7 @@ def apply_style(columns: list[CodedStrings], side: str, rates: SideCorruption, r
 
 def format_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, order: str) -> pa.Array:
     """Dates as text, day 0 written '00' (unknown day): order 'dmy' -> 14/03/1956, 'ymd' -> 1956-03-14."""
-    def padded(values: np.ndarray, width: int) -> pa.Array:
-        return pc.utf8_lpad(pc.cast(pa.array(values.astype(np.int64)), pa.string()), width, "0")
-
-    y, m, d = padded(year, 4), padded(month, 2), padded(day, 2)
+    y, m, d = zero_padded(year, 4), zero_padded(month, 2), zero_padded(day, 2)
     if order == "dmy":
         return pc.binary_join_element_wise(d, m, y, "/")
     return pc.binary_join_element_wise(y, m, d, "-")
@@ -127,10 +125,7 @@ def format_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, order: st
 def corrupt_birth_dates(birth: np.ndarray, side: str, rates: SideCorruption, rng: np.random.Generator,
                         log: CorruptionLog, order: np.ndarray | str) -> pa.Array:
     """Birth dates with typos, day/month swaps and unknown days, as the holder writes them."""
-    dates = birth.astype("datetime64[D]")
-    year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    day = (dates - dates.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    year, month, day = calendar(birth)
     n = len(birth)
     everyone = np.ones(n, dtype=bool)
 

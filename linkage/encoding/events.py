@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.encoding.arrow import list_array
-from linkage.encoding.fields import date_day
+from linkage.encoding.fields import date_day, iso_date
 from linkage.normalise.apply import distinct_codes
 from linkage.normalise.dates import parse_date
 from linkage.normalise.text import ascii_upper, is_missing
@@ -24,7 +24,6 @@ from privacy.keyed import hmac_tokens, message
 _FINESS = re.compile(r"^(\d{2}|2A|2B)\d{7}$")
 _DAY_BITS = 20
 _DAY_OFFSET = 1 << (_DAY_BITS - 1)
-_EPOCH = np.datetime64("1970-01-01", "D")
 
 
 def normalise_finess(value) -> str | None:
@@ -77,7 +76,7 @@ def event_columns(name: str, subkey: bytes, event_row: np.ndarray, finess: pa.Ch
     mask = (1 << _DAY_BITS) - 1
     low = int((needed & mask).min()) if len(needed) else 0
     high = int((needed & mask).max()) if len(needed) else 0
-    iso = [str(_EPOCH + np.timedelta64(d - _DAY_OFFSET, "D")).encode("ascii") for d in range(low, high + 1)]
+    iso = [iso_date(d - _DAY_OFFSET).encode("ascii") for d in range(low, high + 1)]
     tokens = hmac_tokens(subkey, [prefixes[k >> _DAY_BITS] + iso[(k & mask) - low] for k in needed.tolist()])
     per_key = tokens[inverse].reshape(1 + len(offsets), len(key))
 

@@ -33,13 +33,14 @@ def date_day(date: PartialDate) -> int | None:
     return int((np.datetime64(f"{date.year:04d}-{date.month:02d}-{date.day:02d}", "D") - _EPOCH).astype(int))
 
 
-def _iso(day: int) -> str:
+def iso_date(day: int) -> str:
+    """'YYYY-MM-DD' of a day number since 1970-01-01."""
     return str(_EPOCH + np.timedelta64(day, "D"))
 
 
 def date_tokens(subkey: bytes, days: list[int]) -> np.ndarray:
     """Tokens of complete dates given as day numbers (the 'date' domain)."""
-    return hmac_tokens(subkey, [message("date", _iso(d)) for d in days])
+    return hmac_tokens(subkey, [message("date", iso_date(d)) for d in days])
 
 
 def date_columns(field: FieldSpec, norm: Normalised, subkey: bytes) -> dict[str, pa.Array]:
@@ -56,7 +57,7 @@ def date_columns(field: FieldSpec, norm: Normalised, subkey: bytes) -> dict[str,
         columns[column] = token_array(_per_row(distinct, norm))
 
     if "exact" in field.parts:
-        add(field.name, [message("date", _iso(d)) if d is not None else None for d in days])
+        add(field.name, [message("date", iso_date(d)) if d is not None else None for d in days])
     if "year_month" in field.parts:
         add(field.name + "__ym", [message("ym", f"{d.year:04d}-{d.month:02d}") if d.month else None for d in dates])
     if "year" in field.parts:
