@@ -52,8 +52,9 @@ def _assemble() -> click.Group:
     from harmonie.demo import demo
     from linkage.cli import commands as linkage_commands
     from privacy.cli import commands as privacy_commands
+    from synth.cli import commands as synth_commands
 
-    for command in (*linkage_commands, *privacy_commands, demo):
+    for command in (*linkage_commands, *privacy_commands, *synth_commands, demo):
         root.add_command(command)
     return root
 

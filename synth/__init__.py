@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Synthetic replicas: the analytic dataset, SDV generators, and the utility report."""

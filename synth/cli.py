@@ -1,0 +1,137 @@
+"""``harmonie synth``: extracts, the analytic dataset, replica models, replicas and their utility report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group()
+def synth() -> None:
+    """Synthetic replicas of the linked oncology dataset.
+
+    \b
+    Typical flow (each holder, then the data team):
+      harmonie synth extract --role cohort --data COHORT_DIR --crosswalk CW --out EXTRACT_C
+      harmonie synth extract --role snds   --data SNDS_DIR   --crosswalk CW --out EXTRACT_S
+      harmonie synth analytic --links LINKS --cohort EXTRACT_C --snds EXTRACT_S --out ANALYTIC
+      harmonie synth fit    --data ANALYTIC/train --out MODEL
+      harmonie synth sample --model MODEL --rows N --out REPLICA
+      harmonie synth report --real ANALYTIC/train --synthetic REPLICA --control ANALYTIC/control --out REPORT
+    """
+
+
+@synth.command("extract")
+@click.option("--role", type=click.Choice(["cohort", "snds"]), required=True, help="Which holder you are.")
+@click.option("--data", "data_dir", type=_DIR, required=True, help="Your plaintext tables (Parquet).")
+@click.option("--crosswalk", type=_FILE, required=True, help="Your crosswalk from `harmonie encode`.")
+@click.option("--out", "out_dir", type=_DIR, required=True)
+def extract(role: str, data_dir: Path, crosswalk: Path, out_dir: Path) -> None:
+    """(holder) Study variables keyed by linkage id, for the data team: no names, NIRs or local ids."""
+    from synth.extract import make_extract, write_extract
+
+    tables, counts = make_extract(role, data_dir, crosswalk)
+    write_extract(tables, out_dir)
+    for name, c in counts.items():
+        click.echo(f"{name}: {c['rows_kept']:,} of {c['rows_in']:,} rows extracted "
+                   f"({c['rows_not_encoded']:,} not encoded, left out)")
+
+
+@synth.command("analytic")
+@click.option("--links", "links_path", type=_FILE, required=True, help="links.parquet from `harmonie link`.")
+@click.option("--cohort", "cohort_dir", type=_DIR, required=True, help="The cohort holder's extract.")
+@click.option("--snds", "snds_dir", type=_DIR, required=True, help="The SNDS holder's extract.")
+@click.option("--out", "out_dir", type=_DIR, required=True)
+@click.option("--control-fraction", type=float, default=0.2, show_default=True,
+              help="Share of patients kept aside (never seen by a generator) for risk and utility measures.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, control_fraction: float,
+             seed: int) -> None:
+    """(data team) One row per linked patient with its claims; writes OUT/train, OUT/control, quarantine."""
+    import pyarrow as pa
+
+    from harmonie.io import ensure_output_dir, read_table, write_parquet, write_text
+    from harmonie.progress import stage
+    from synth.analytic import build_analytic
+    from synth.dataset import write_dataset
+    from synth.extract import read_extract
+
+    with stage("build the analytic dataset"):
+        links = read_table(links_path, columns=["left_id", "right_id"], what="links").to_pandas()
+        result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
+                                seed=seed, control_fraction=control_fraction)
+    out = ensure_output_dir(out_dir)
+    write_dataset(result.train, out / "train")
+    if result.control:
+        write_dataset(result.control, out / "control")
+    write_parquet(pa.Table.from_pandas(result.quarantine, preserve_index=False), out / "quarantine.parquet")
+    write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n", out / "analytic.json")
+    p = result.summary["patients"]
+    click.echo(f"{p['kept']:,} patients ({p['train']:,} train, {p['control']:,} control) from "
+               f"{p['linked']:,} linked of {p['cohort_records']:,} cohort records; {p['quarantined']:,} quarantined "
+               f"(reasons in {out / 'quarantine.parquet'})")
+
+
+@synth.command("fit")
+@click.option("--data", "data_dir", type=_DIR, required=True, help="An analytic dataset (e.g. ANALYTIC/train).")
+@click.option("--out", "out_dir", type=_DIR, required=True, help="Model folder to write.")
+@click.option("--generator", type=click.Choice(["gaussian_copula", "ctgan", "tvae"]), default="gaussian_copula",
+              show_default=True, help="Patient-level SDV synthesizer.")
+@click.option("--mode", type=click.Choice(["conditional", "hma"]), default="conditional", show_default=True,
+              help="conditional: patient model + claims per patient (scales); hma: SDV multi-table (small data).")
+@click.option("--epochs", type=int, default=300, show_default=True, help="For ctgan and tvae.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def fit(data_dir: Path, out_dir: Path, generator: str, mode: str, epochs: int, seed: int) -> None:
+    """Learn a replica model from an analytic dataset."""
+    from synth.dataset import read_dataset
+    from synth.replica import fit_model
+
+    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, mode=mode, seed=seed, epochs=epochs)
+    click.echo(f"saved a {mode}/{generator} replica model of {manifest['trained_on']['patients']:,} patients "
+               f"to {out_dir}")
+
+
+@synth.command("sample")
+@click.option("--model", "model_dir", type=_DIR, required=True)
+@click.option("--rows", type=int, default=None, help="Synthetic patients (default: as many as trained on).")
+@click.option("--out", "out_dir", type=_DIR, required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
+    """Draw a synthetic dataset (patients, stays, dispensings) from a replica model."""
+    from synth.dataset import write_dataset
+    from synth.replica import sample_model
+
+    tables, manifest = sample_model(model_dir, rows, seed=seed)
+    write_dataset(tables, out_dir, metadata={"harmonie.replica": json.dumps(
+        {"mode": manifest["mode"], "generator": manifest["generator"], "seed": seed}, sort_keys=True)})
+    click.echo(f"wrote {len(tables['patients']):,} synthetic patients, {len(tables['stays']):,} stays and "
+               f"{len(tables['dispensings']):,} dispensings to {out_dir}")
+
+
+@synth.command("report")
+@click.option("--real", "real_dir", type=_DIR, required=True, help="The real data the model learned from.")
+@click.option("--synthetic", "synthetic_dir", type=_DIR, required=True)
+@click.option("--control", "control_dir", type=_DIR, default=None,
+              help="Real patients the model never saw (test set for train-synthetic/test-real).")
+@click.option("--out", "out_dir", type=_DIR, required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_dir: Path, seed: int) -> None:
+    """Utility report (HTML + JSON): quality, distributions, survival curves, Cox model, TSTR."""
+    from harmonie.io import ensure_output_dir
+    from harmonie.progress import stage
+    from synth.dataset import read_dataset
+    from synth.report import build_utility_report
+
+    real, synthetic = read_dataset(real_dir), read_dataset(synthetic_dir)
+    control = read_dataset(control_dir) if control_dir else None
+    with stage("utility report"):
+        result = build_utility_report(real, synthetic, ensure_output_dir(out_dir), control=control, seed=seed)
+    click.echo(f"utility: {result['verdict']} — see {out_dir / 'utility.html'}")
+
+
+commands = [synth]

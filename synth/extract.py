@@ -1,0 +1,86 @@
+"""What each holder hands the data team: its study variables keyed by linkage id, no names.
+
+In a deployment the data team (inside the secure environment) receives the links from the
+linkage unit and, from each holder, an extract of the variables the study needs where the
+holder's own id is replaced by the linkage id of its crosswalk. Names, NIRs, communes and
+the holders' ids never leave the holders; the residence commune goes out as a département.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from harmonie.errors import HarmonieError
+from harmonie.io import ensure_output_dir, read_table, write_parquet
+from linkage.normalise import commune_code, departement_of_commune, map_distinct
+
+LINKAGE_ID = "linkage_id"
+
+EXTRACTS: dict[str, dict[str, tuple[str, list[str]]]] = {
+    # role: {table: (holder id column, study columns)}
+    "cohort": {
+        "cohort_patients": ("cohort_id", [
+            "sex", "birth_date", "commune_code", "cancer_type", "subtype", "stage", "diagnosis_date", "surgery",
+            "chemotherapy", "radiotherapy", "hormone_therapy", "targeted_therapy", "death_date", "last_news_date"]),
+    },
+    "snds": {
+        "snds_beneficiaries": ("snds_id", ["sex", "birth_date", "death_date"]),
+        "snds_stays": ("snds_id", ["admission_date", "discharge_date", "main_diagnosis"]),
+        "snds_dispensings": ("snds_id", ["dispensing_date", "atc_code", "quantity"]),
+    },
+}
+
+
+def _departement(value) -> str | None:
+    code = commune_code(value)
+    return departement_of_commune(code) if code else None
+
+
+def pseudonymise(table: pd.DataFrame, id_column: str, crosswalk: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Replace the holder id by the linkage id; rows the holder did not encode are dropped (counted)."""
+    mapping = pd.Series(crosswalk["linkage_id"].to_numpy(), index=crosswalk["local_id"].to_numpy())
+    if not mapping.index.is_unique:
+        raise HarmonieError("the crosswalk maps a local id to more than one linkage id")
+    linkage_ids = table[id_column].map(mapping)
+    kept = linkage_ids.notna().to_numpy()
+    out = table.loc[kept].drop(columns=[id_column])
+    out.insert(0, LINKAGE_ID, linkage_ids[kept].to_numpy())
+    if "commune_code" in out.columns:
+        out["departement"] = map_distinct(out.pop("commune_code"), _departement)
+    return out.reset_index(drop=True), int((~kept).sum())
+
+
+def make_extract(role: str, data_dir: str | Path, crosswalk_path: str | Path) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The holder's extract tables and a count of rows kept and left out (not encoded) per table."""
+    if role not in EXTRACTS:
+        raise HarmonieError(f"unknown holder role {role!r}: choose one of {', '.join(EXTRACTS)}")
+    crosswalk = read_table(crosswalk_path, columns=["local_id", "linkage_id"]).to_pandas()
+    tables, counts = {}, {}
+    for name, (id_column, columns) in EXTRACTS[role].items():
+        path = Path(data_dir) / f"{name}.parquet"
+        if not path.exists():
+            raise HarmonieError(f"{role} extract needs {path.name} in {data_dir}")
+        raw = read_table(path, columns=[id_column, *columns]).to_pandas()
+        tables[name], not_encoded = pseudonymise(raw, id_column, crosswalk)
+        counts[name] = {"rows_in": len(raw), "rows_kept": len(tables[name]), "rows_not_encoded": not_encoded}
+    return tables, counts
+
+
+def write_extract(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> None:
+    out = ensure_output_dir(out_dir)
+    for name, frame in tables.items():
+        write_parquet(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
+
+
+def read_extract(role: str, directory: str | Path) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for name, (_, columns) in EXTRACTS[role].items():
+        path = Path(directory) / f"{name}.parquet"
+        if not path.exists():
+            raise HarmonieError(f"the {role} extract in {directory} has no {path.name}")
+        wanted = [LINKAGE_ID, *("departement" if c == "commune_code" else c for c in columns)]
+        tables[name] = read_table(path, columns=wanted).to_pandas()
+    return tables

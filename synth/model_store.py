@@ -1,0 +1,78 @@
+"""A fitted replica model on disk: SDV synthesizer files plus a manifest that pins them.
+
+SDV saves synthesizers with cloudpickle, and loading a pickle runs code. The manifest
+(``model.json``) records the SHA-256 of every synthesizer file; :func:`load` refuses any
+file whose hash differs, so a model folder cannot be swapped or edited unnoticed. A model
+was learned from real patients: keep it where the real data is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from harmonie.errors import HarmonieError
+from harmonie.io import ensure_output_dir, write_text
+
+FORMAT = "harmonie-replica-model/1"
+MANIFEST = "model.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -> Path:
+    """Save ``{relative file name: fitted synthesizer}`` and the manifest describing them."""
+    from synth.sdv_support import quiet
+
+    out = ensure_output_dir(out_dir)
+    files = {}
+    for name, synthesizer in sorted(synthesizers.items()):
+        path = out / name
+        ensure_output_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with quiet():
+            synthesizer.save(str(tmp))
+        tmp.replace(path)
+        files[name] = sha256_file(path)
+    write_text(json.dumps({"format": FORMAT, **manifest, "files": files}, indent=2, sort_keys=True) + "\n",
+               out / MANIFEST)
+    return out
+
+
+def read_manifest(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / MANIFEST
+    if not path.exists():
+        raise HarmonieError(f"{model_dir} is not a replica model folder (no {MANIFEST}; made by `harmonie synth fit`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise HarmonieError(f"{path} is not valid JSON") from None
+    if manifest.get("format") != FORMAT:
+        raise HarmonieError(f"{path} has format {manifest.get('format')!r}; this Harmonie reads {FORMAT}")
+    return manifest
+
+
+def load(model_dir: str | Path) -> tuple[dict, dict[str, object]]:
+    """The manifest and its synthesizers, each checked against its recorded SHA-256 before loading."""
+    from sdv.utils import load_synthesizer
+
+    from synth.sdv_support import quiet
+
+    manifest = read_manifest(model_dir)
+    synthesizers = {}
+    for name, expected in manifest["files"].items():
+        path = Path(model_dir) / name
+        if not path.exists():
+            raise HarmonieError(f"replica model file {name} is missing from {model_dir}")
+        if sha256_file(path) != expected:
+            raise HarmonieError(f"replica model file {name} does not match its manifest hash; refusing to load it")
+        with quiet():
+            synthesizers[name] = load_synthesizer(str(path))
+    return manifest, synthesizers

@@ -1,0 +1,172 @@
+"""The analytic dataset and the replica generators, on a simulated population linked by its truth."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harmonie.errors import HarmonieError
+from synth.analytic import build_analytic
+from synth.constraints import check_constraints
+from synth.dataset import read_dataset, write_dataset
+from synth.extract import EXTRACTS, pseudonymise
+from synth.replica import fit_model, sample_model
+from synth.schema import TABLES
+
+
+def _crosswalk(ids: pd.Series, prefix: str) -> pd.DataFrame:
+    return pd.DataFrame({"local_id": ids.to_numpy(),
+                         "linkage_id": [hashlib.sha256(f"{prefix}{i}".encode()).hexdigest()[:20] for i in ids]})
+
+
+def _extracts(population) -> tuple[dict, dict, pd.DataFrame]:
+    cw = {"cohort": _crosswalk(population["cohort_patients"]["cohort_id"], "c"),
+          "snds": _crosswalk(population["snds_beneficiaries"]["snds_id"], "s")}
+    extracts = {}
+    for role, tables in EXTRACTS.items():
+        extracts[role] = {name: pseudonymise(population[name][[id_column, *columns]], id_column, cw[role])[0]
+                          for name, (id_column, columns) in tables.items()}
+    truth = population["truth"]
+    links = pd.DataFrame({
+        "left_id": truth["cohort_id"].map(cw["cohort"].set_index("local_id")["linkage_id"]),
+        "right_id": truth["snds_id"].map(cw["snds"].set_index("local_id")["linkage_id"])})
+    return extracts["cohort"], extracts["snds"], links
+
+
+@pytest.fixture(scope="module")
+def analytic(population):
+    cohort, snds, links = _extracts(population)
+    return build_analytic(links, cohort, snds, seed=3, control_fraction=0.2), cohort, snds, links
+
+
+@pytest.fixture(scope="module")
+def model(analytic, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    fit_model(analytic[0].train, out, seed=5)
+    return out
+
+
+def test_analytic_dataset_holds_no_identifier_and_follows_the_schema(analytic, population):
+    result = analytic[0]
+    identifying = set()
+    for name in ("cohort_patients", "snds_beneficiaries"):
+        for column in ("cohort_id", "snds_id", "nir", "birth_name", "use_name", "first_names"):
+            if column in population[name].columns:
+                identifying |= set(population[name][column].dropna().astype(str))
+    identifying |= set(analytic[3]["left_id"]) | set(analytic[3]["right_id"])
+    for part in (result.train, result.control):
+        for name, frame in part.items():
+            assert list(frame.columns) == list(TABLES[name])
+            for column in frame.columns:
+                assert not identifying & set(frame[column].dropna().astype(str)), (name, column)
+
+
+def test_analytic_counts_reconcile(analytic):
+    s = analytic[0].summary
+    p = s["patients"]
+    assert p["cohort_records"] == p["kept"] + p["quarantined"] + p["not_linked"]
+    assert p["kept"] == p["train"] + p["control"] and p["control"] > 0
+    assert sum(p["quarantine_reasons"].values()) == p["quarantined"] == len(analytic[0].quarantine)
+    for table in ("stays", "dispensings"):
+        c = s[table]
+        left_out = c["not_an_analysed_patient"] + c["date_unreadable"] + c["before_workup_window"] + c["after_death"]
+        assert c["rows_in"] == c["rows_kept"] + left_out
+        kept = len(analytic[0].train[table]) + len(analytic[0].control[table])
+        assert kept == c["rows_kept"]
+
+
+def test_real_analytic_dataset_meets_the_constraints(analytic):
+    for part in (analytic[0].train, analytic[0].control):
+        assert not any(check_constraints(part).values()), check_constraints(part)
+
+
+def test_contradictory_patients_are_quarantined_with_a_reason(analytic):
+    _, cohort, snds, links = analytic
+    cohort = {"cohort_patients": cohort["cohort_patients"].copy()}
+    patients = cohort["cohort_patients"]
+    ovarian = patients.index[patients["cancer_type"] == "ovarian"][0]
+    linked = patients.loc[ovarian, "linkage_id"]
+    snds_id = links.loc[links["left_id"] == linked, "right_id"].iloc[0]
+    snds = dict(snds)
+    snds["snds_beneficiaries"] = snds["snds_beneficiaries"].copy()
+    snds["snds_beneficiaries"].loc[snds["snds_beneficiaries"]["linkage_id"] == snds_id, "sex"] = "1"
+    patients.loc[patients.index[1], "diagnosis_date"] = "not a date"
+    result = build_analytic(links, cohort, snds, seed=3)
+    reasons = dict(zip(result.quarantine["linkage_id"], result.quarantine["reason"]))
+    assert reasons[linked] == "ovarian cancer recorded for a male patient"
+    assert reasons[patients.loc[patients.index[1], "linkage_id"]] == "diagnosis date missing or unreadable"
+
+
+def test_links_must_be_one_to_one_and_from_the_same_key(analytic):
+    _, cohort, snds, links = analytic
+    doubled = pd.concat([links, links.head(1).assign(right_id=links["right_id"].iloc[1])])
+    with pytest.raises(HarmonieError, match="one-to-one"):
+        build_analytic(doubled, cohort, snds)
+    with pytest.raises(HarmonieError, match="same key"):
+        build_analytic(links.assign(left_id="x" + links["left_id"], right_id="y" + links["right_id"]), cohort, snds)
+    with pytest.raises(HarmonieError, match="control fraction"):
+        build_analytic(links, cohort, snds, control_fraction=1.0)
+
+
+def test_replica_has_the_real_schema_the_rows_asked_for_and_meets_every_constraint(model, analytic):
+    tables, manifest = sample_model(model, 700, seed=1)
+    assert len(tables["patients"]) == 700 and manifest["generator"] == "gaussian_copula"
+    for name, frame in tables.items():
+        real = analytic[0].train[name]
+        assert list(frame.columns) == list(real.columns)
+        assert len(frame) > 0
+    assert not any(check_constraints(tables).values()), check_constraints(tables)
+    p = tables["patients"]
+    assert set(p["cancer_type"]) <= set(analytic[0].train["patients"]["cancer_type"])
+    assert not ((p["cancer_type"] == "ovarian") & (p["sex"] == "M")).any()
+    # a replica is not a copy: new ids, and patients that are not real rows
+    assert not set(p["patient_id"]) & set(analytic[0].train["patients"]["patient_id"])
+
+
+def test_replica_is_reproducible_from_a_seed(model, tmp_path):
+    def digest(seed: int, out: Path) -> dict:
+        write_dataset(sample_model(model, 300, seed=seed)[0], out)
+        return {name: hashlib.sha256((out / f"{name}.parquet").read_bytes()).hexdigest() for name in TABLES}
+
+    first, again, other = digest(7, tmp_path / "a"), digest(7, tmp_path / "b"), digest(8, tmp_path / "c")
+    assert first == again
+    assert first["patients"] != other["patients"]
+    assert read_dataset(tmp_path / "a")["patients"].shape[0] == 300
+
+
+def test_tampered_model_file_is_refused(model, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy)
+    path = copy / "patients.pkl"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(HarmonieError, match="does not match its manifest"):
+        sample_model(copy, 10)
+
+
+def test_multi_table_mode_on_a_small_dataset(analytic, tmp_path):
+    train = analytic[0].train
+    small_ids = set(train["patients"]["patient_id"].head(250))
+    small = {name: frame[frame["patient_id"].isin(small_ids)].reset_index(drop=True) for name, frame in train.items()}
+    fit_model(small, tmp_path / "hma", mode="hma", seed=1)
+    tables, manifest = sample_model(tmp_path / "hma", 100, seed=2)
+    assert manifest["mode"] == "hma" and len(tables["patients"]) == 100
+    assert not any(check_constraints(tables).values()), check_constraints(tables)
+
+
+def test_bad_requests_are_one_line_errors(model, analytic, tmp_path):
+    with pytest.raises(HarmonieError, match="at least 1"):
+        sample_model(model, 0)
+    with pytest.raises(HarmonieError, match="not a replica model folder"):
+        sample_model(tmp_path, 10)
+    with pytest.raises(HarmonieError, match="too few"):
+        tiny = {name: frame.head(10) for name, frame in analytic[0].train.items()}
+        fit_model(tiny, tmp_path / "m")
+    with pytest.raises(HarmonieError, match="has no patients.parquet"):
+        read_dataset(tmp_path)
