@@ -17,6 +17,17 @@ import pyarrow.parquet as pq
 from harmonie.errors import OutputNotWritable
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def ensure_output_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) and check we may write into it."""
     out = Path(path)

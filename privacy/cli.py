@@ -39,4 +39,100 @@ def fingerprint(key_file: Path) -> None:
     click.echo(load_key(key_file, passphrase_from_environment()).fingerprint)
 
 
-commands = [keys]
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--real", "real_dir", type=_DIR, required=True, help="The real data the generator learned from.")
+@click.option("--synthetic", "synthetic_dir", type=_DIR, required=True)
+@click.option("--control", "control_dir", type=_DIR, required=True, help="Real patients the generator never saw.")
+@click.option("--out", "out_dir", type=_DIR, required=True, help="Folder for risk.html and risk.json.")
+@click.option("--policy", "policy_path", type=_FILE, default=None, help="Release policy (default: built in).")
+def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, policy_path: Path | None) -> None:
+    """Measure a replica's re-identification risk (Anonymeter, distances, uniqueness)."""
+    from privacy.release.gate import assess
+    from privacy.release.policy import load_policy
+    from privacy.risk.report import write_risk_report
+    from synth.dataset import read_dataset
+
+    policy, _ = load_policy(policy_path)
+    measured, checks = assess(read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir), policy)
+    write_risk_report(measured, checks, policy, out_dir)
+    failed = [c["name"] for c in checks if not c["passed"]]
+    click.echo(f"risk: {'passes' if not failed else 'fails'} the policy"
+               + (f" ({', '.join(failed)})" if failed else "") + f" — see {out_dir / 'risk.html'}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--synthetic", "synthetic_dir", type=_DIR, help="The replica to release.")
+@click.option("--real", "real_dir", type=_DIR, help="The real data the generator learned from.")
+@click.option("--control", "control_dir", type=_DIR, help="Real patients the generator never saw.")
+@click.option("--policy", "policy_path", type=_FILE, default=None, help="Release policy TOML (default: built in).")
+@click.option("--signing-key", "signing_key_path", type=_FILE, help="Ed25519 key from `harmonie release keygen`.")
+@click.option("--remediate", is_flag=True, help="If the replica fails, coarsen and drop risky records, measure again.")
+@click.option("--out", "out_dir", type=_DIR, help="Bundle folder to create.")
+@click.pass_context
+def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_path, remediate, out_dir) -> None:
+    """Apply the release policy to a replica: write a signed bundle, or refuse (exit 3) naming each failure.
+
+    \b
+      harmonie release --synthetic S --real R --control C --signing-key K --out BUNDLE [--policy P] [--remediate]
+      harmonie release verify BUNDLE [--public-key K.pub]
+      harmonie release keygen --out K          (passphrase: HARMONIE_SIGNING_PASSPHRASE)
+      harmonie release policy                  (print the default policy)
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [f"--{n}" for n, v in (("synthetic", synthetic_dir), ("real", real_dir), ("control", control_dir),
+                                     ("signing-key", signing_key_path), ("out", out_dir)) if v is None]
+    if missing:
+        raise click.UsageError(f"missing option(s) {', '.join(missing)}")
+    from privacy.keys import passphrase_from_environment
+    from privacy.release.gate import ReleaseRefused
+    from privacy.release.gate import release as run_release
+    from privacy.release.signing import SIGNING_PASSPHRASE_ENV, load_signing_key
+
+    key = load_signing_key(signing_key_path, passphrase_from_environment(variable=SIGNING_PASSPHRASE_ENV))
+    try:
+        manifest = run_release(synthetic_dir, real_dir, control_dir, out_dir, signing_key=key,
+                               policy_path=policy_path, remediate=remediate)
+    except ReleaseRefused as exc:
+        click.echo(f"refused: {exc}", err=True)
+        ctx.exit(3)
+    click.echo(f"released: {out_dir} (risk checks pass; utility {manifest['utility']['verdict']}); "
+               f"check it with `harmonie release verify {out_dir}`")
+
+
+@release.command("verify")
+@click.argument("bundle", type=_DIR)
+@click.option("--public-key", type=_FILE, default=None, help="Pin the signer: the .pub file you trust.")
+def verify(bundle: Path, public_key: Path | None) -> None:
+    """Check a bundle's signature and every file's SHA-256 (exit 2 on any mismatch)."""
+    from privacy.release.bundle import verify_bundle
+
+    manifest = verify_bundle(bundle, public_key)
+    click.echo(f"bundle verified: {len(manifest['files'])} files intact, signed by {manifest['signer_fingerprint']}"
+               + ("" if public_key else " (not pinned: pass --public-key to check who signed)"))
+
+
+@release.command("keygen")
+@click.option("--out", "out_path", type=_FILE, required=True, help="Private key file (KEY.pub is written too).")
+def keygen(out_path: Path) -> None:
+    """Create an Ed25519 release-signing key, encrypted under HARMONIE_SIGNING_PASSPHRASE."""
+    from privacy.keys import passphrase_from_environment
+    from privacy.release.signing import SIGNING_PASSPHRASE_ENV, new_signing_key
+
+    pub, print_ = new_signing_key(out_path, passphrase_from_environment(confirm=True, variable=SIGNING_PASSPHRASE_ENV))
+    click.echo(f"created {out_path} and {pub}; fingerprint {print_}")
+
+
+@release.command("policy")
+def show_policy() -> None:
+    """Print the default release policy (copy it to a file to change a threshold)."""
+    from privacy.release.policy import DEFAULT_POLICY
+
+    click.echo(DEFAULT_POLICY, nl=False)
+
+
+commands = [keys, risk, release]

@@ -155,9 +155,9 @@ def load_key(path: str | os.PathLike, passphrase: str) -> LinkageKey:
     return LinkageKey(secret)
 
 
-def passphrase_from_environment(*, confirm: bool = False) -> str:
-    """The passphrase from ``HARMONIE_KEY_PASSPHRASE``, else an interactive prompt."""
-    value = os.environ.get(PASSPHRASE_ENV)
+def passphrase_from_environment(*, confirm: bool = False, variable: str = PASSPHRASE_ENV) -> str:
+    """The passphrase from ``variable`` (default ``HARMONIE_KEY_PASSPHRASE``), else an interactive prompt."""
+    value = os.environ.get(variable)
     if value:
         return value
     import sys
@@ -165,5 +165,5 @@ def passphrase_from_environment(*, confirm: bool = False) -> str:
     import click
 
     if not sys.stdin.isatty():
-        raise KeyFileError(f"no passphrase: set {PASSPHRASE_ENV} or run the command in a terminal")
+        raise KeyFileError(f"no passphrase: set {variable} or run the command in a terminal")
     return click.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm, err=True)

@@ -3,17 +3,18 @@
 SDV's multi-table HMA does not scale to 193,000 patients with millions of claims (it
 models every child table per parent row), so claims are generated this way instead:
 
-1. the patient model draws each patient's number of stays and dispensings;
-2. each claim is described by where it falls in the patient's follow-up window,
-   ``time_fraction = (date - diagnosis + WORKUP_DAYS) / (followup_days + WORKUP_DAYS)``
-   (0 = start of the work-up window, 1 = end of follow-up), plus its own columns;
+1. the outcome model draws each patient's number of stays and dispensings;
+2. each claim is described by its day in the patient's window,
+   ``day = date - (diagnosis - WORKUP_DAYS)``, plus its own columns;
 3. one small SDV GaussianCopula per stratum of patients (cancer type x stage x follow-up
    band, coarsened when a stratum has fewer than ``MIN_PATIENTS`` patients) learns those
-   claim rows; a synthetic patient's claims are drawn from the model of its stratum.
+   claim rows; a synthetic patient's claims are drawn from the model of its stratum, and a
+   claim whose day falls after the patient's end of follow-up is drawn again (up to
+   ``REDRAWS`` candidates, then placed at the end: care clusters before death anyway).
 
-Every generated claim therefore lies inside its patient's window by construction: nothing
-before the diagnostic work-up, nothing after death or the end of follow-up, no discharge
-before admission.
+Every generated claim therefore lies inside its patient's window: nothing before the
+diagnostic work-up, nothing after death or the end of follow-up, no discharge before
+admission.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import pandas as pd
 
 from synth.generators import draw, fit_synthesizer, single_table_synthesizer
 from synth.schema import PATIENT_ID, WORKUP_DAYS, column_order
+from synth.strata import assign_strata, fit_strata, with_bands
 
 MIN_PATIENTS = 50
 MAX_TRAINING_ROWS = 20_000
-FOLLOWUP_BANDS = (0, 365, 3 * 365, 5 * 365)
+REDRAWS = 8
 STRATA = (("cancer_type", "stage", "followup_band"), ("cancer_type", "followup_band"), ("cancer_type",), ())
 
 
@@ -61,54 +63,21 @@ CHILD_TABLES = {
 }
 
 
-def followup_band(days: pd.Series) -> pd.Series:
-    return pd.Series(np.searchsorted(FOLLOWUP_BANDS, days.to_numpy(), side="right"), index=days.index)
-
-
-def _keys(patients: pd.DataFrame, level: tuple[str, ...]) -> pd.Series:
-    parts = patients.assign(followup_band=followup_band(patients["followup_days"]))
-    key = pd.Series("all", index=patients.index)
-    for column in level:
-        key = key + "|" + parts[column].astype(str)
-    return key
-
-
-def assign_strata(patients: pd.DataFrame, available: set[str]) -> pd.Series:
-    """Each patient's finest stratum among ``available`` (strata named 'level:key')."""
-    stratum = pd.Series(None, index=patients.index, dtype="object")
-    for depth, level in enumerate(STRATA):
-        names = f"{depth}:" + _keys(patients, level)
-        stratum = stratum.where(stratum.notna(), names.where(names.isin(available)))
-    return stratum
-
-
 def _window(patients: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     start = patients["diagnosis_date"] - pd.Timedelta(days=WORKUP_DAYS)
     return start, (patients["followup_days"] + WORKUP_DAYS).clip(lower=1)
 
 
-def _training_strata(patients: pd.DataFrame) -> pd.Series:
-    """Strata with at least MIN_PATIENTS patients, finest first, for the training patients."""
-    stratum = pd.Series(None, index=patients.index, dtype="object")
-    for depth, level in enumerate(STRATA):
-        names = f"{depth}:" + _keys(patients, level)
-        sizes = names.map(names.value_counts())
-        ok = (sizes >= MIN_PATIENTS) | (depth == len(STRATA) - 1)
-        stratum = stratum.where(stratum.notna(), names.where(ok))
-    return stratum
-
-
 def fit_child_models(table: ChildTable, claims: pd.DataFrame, patients: pd.DataFrame, *, seed: int) -> dict:
     """{stratum: fitted synthesizer} for one claims table."""
     people = patients.set_index(PATIENT_ID)
-    strata = _training_strata(patients).set_axis(patients[PATIENT_ID])
-    start, span = _window(people)
+    strata = fit_strata(with_bands(patients), STRATA, MIN_PATIENTS).set_axis(patients[PATIENT_ID])
+    start, _ = _window(people)
     frame = table.model_frame(claims)
-    frame["time_fraction"] = ((claims[table.date_column] - claims[PATIENT_ID].map(start)).dt.days
-                              / claims[PATIENT_ID].map(span)).clip(0, 1)
+    frame["day"] = (claims[table.date_column] - claims[PATIENT_ID].map(start)).dt.days
     claim_strata = claims[PATIENT_ID].map(strata)
     models = {}
-    columns = {"time_fraction": "numerical", **table.columns}
+    columns = {"day": "numerical", **table.columns}
     for index, name in enumerate(sorted(claim_strata.unique())):
         rows = frame[(claim_strata == name).to_numpy()]
         if len(rows) > MAX_TRAINING_ROWS:
@@ -119,10 +88,28 @@ def fit_child_models(table: ChildTable, claims: pd.DataFrame, patients: pd.DataF
     return models
 
 
+def _redraw_late(rows: pd.DataFrame, last_day: np.ndarray, synthesizer, seed: int, table: str) -> pd.DataFrame:
+    """Replace each row whose day is past ``last_day`` by the first of REDRAWS fresh rows that fits."""
+    rows["day"] = rows["day"].clip(lower=0)
+    late = np.flatnonzero(rows["day"].to_numpy() > last_day)
+    if len(late):
+        candidates = draw(synthesizer, len(late) * REDRAWS, seed + 10_007, table)
+        days = candidates["day"].clip(lower=0).to_numpy().reshape(len(late), REDRAWS)
+        fits = days <= last_day[late, None]
+        first = fits.argmax(axis=1)
+        found = fits.any(axis=1)
+        picked = candidates.iloc[np.arange(len(late))[found] * REDRAWS + first[found]]
+        for column in rows.columns:  # column by column: each keeps its dtype
+            rows.loc[rows.index[late[found]], column] = picked[column].to_numpy()
+        rows.loc[rows.index[late[~found]], "day"] = last_day[late[~found]]
+    rows["day"] = rows["day"].astype(np.int64)
+    return rows
+
+
 def sample_children(table: ChildTable, models: dict, patients: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """Draw each synthetic patient's claims from its stratum's model, inside its window."""
     counts = patients[table.count_column].clip(lower=0).astype("int64")
-    strata = assign_strata(patients, set(models))
+    strata = assign_strata(with_bands(patients), STRATA, set(models))
     pieces = []
     for index, name in enumerate(sorted(models)):
         members = patients[(strata == name).to_numpy() & (counts > 0).to_numpy()]
@@ -132,8 +119,8 @@ def sample_children(table: ChildTable, models: dict, patients: pd.DataFrame, *, 
         rows = draw(models[name], n, seed + index, table.name)
         owners = members.loc[members.index.repeat(counts[members.index])].reset_index(drop=True)
         start, span = _window(owners)
-        offset = np.floor(rows.pop("time_fraction").clip(0, 1).to_numpy() * span.to_numpy())
-        dates = start + pd.to_timedelta(offset, unit="D")
+        rows = _redraw_late(rows, span.to_numpy() - 1, models[name], seed + index, table.name)
+        dates = start + pd.to_timedelta(rows.pop("day").to_numpy(), unit="D")
         rows = table.restore(rows, dates, owners["end_of_followup"])
         rows[PATIENT_ID] = owners[PATIENT_ID].to_numpy()
         pieces.append(rows)

@@ -17,8 +17,8 @@ def synth() -> None:
 
     \b
     Typical flow (each holder, then the data team):
-      harmonie synth extract --role cohort --data COHORT_DIR --crosswalk CW --out EXTRACT_C
-      harmonie synth extract --role snds   --data SNDS_DIR   --crosswalk CW --out EXTRACT_S
+      harmonie synth extract --role cohort --data COHORT_DIR --crosswalk CW --links LINKS --out EXTRACT_C
+      harmonie synth extract --role snds   --data SNDS_DIR   --crosswalk CW --links LINKS --out EXTRACT_S
       harmonie synth analytic --links LINKS --cohort EXTRACT_C --snds EXTRACT_S --out ANALYTIC
       harmonie synth fit    --data ANALYTIC/train --out MODEL
       harmonie synth sample --model MODEL --rows N --out REPLICA
@@ -30,16 +30,20 @@ def synth() -> None:
 @click.option("--role", type=click.Choice(["cohort", "snds"]), required=True, help="Which holder you are.")
 @click.option("--data", "data_dir", type=_DIR, required=True, help="Your plaintext tables (Parquet).")
 @click.option("--crosswalk", type=_FILE, required=True, help="Your crosswalk from `harmonie encode`.")
+@click.option("--links", "links_path", type=_FILE, default=None,
+              help="Extract only the linked records (recommended: the data team gets nobody else).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
-def extract(role: str, data_dir: Path, crosswalk: Path, out_dir: Path) -> None:
+def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None, out_dir: Path) -> None:
     """(holder) Study variables keyed by linkage id, for the data team: no names, NIRs or local ids."""
-    from synth.extract import make_extract, write_extract
+    from harmonie.progress import stage
+    from synth.extract import linked_ids, make_extract, write_extract
 
-    tables, counts = make_extract(role, data_dir, crosswalk)
-    write_extract(tables, out_dir)
+    with stage(f"extract the {role} study variables"):
+        tables, counts = make_extract(role, data_dir, crosswalk, linked_ids(links_path) if links_path else None)
+        write_extract(tables, out_dir)
     for name, c in counts.items():
-        click.echo(f"{name}: {c['rows_kept']:,} of {c['rows_in']:,} rows extracted "
-                   f"({c['rows_not_encoded']:,} not encoded, left out)")
+        click.echo(f"{name}: {c['rows_kept']:,} of {c['rows_in']:,} rows extracted ({c['rows_left_out']:,} left out: "
+                   f"{'not linked or ' if links_path else ''}not encoded)")
 
 
 @synth.command("analytic")
@@ -66,15 +70,28 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
         result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
                                 seed=seed, control_fraction=control_fraction)
     out = ensure_output_dir(out_dir)
-    write_dataset(result.train, out / "train")
+    lineage = {"harmonie.lineage": json.dumps(_lineage(links_path), sort_keys=True)}
+    write_dataset(result.train, out / "train", metadata=lineage)
     if result.control:
-        write_dataset(result.control, out / "control")
+        write_dataset(result.control, out / "control", metadata=lineage)
     write_parquet(pa.Table.from_pandas(result.quarantine, preserve_index=False), out / "quarantine.parquet")
     write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n", out / "analytic.json")
     p = result.summary["patients"]
     click.echo(f"{p['kept']:,} patients ({p['train']:,} train, {p['control']:,} control) from "
                f"{p['linked']:,} linked of {p['cohort_records']:,} cohort records; {p['quarantined']:,} quarantined "
                f"(reasons in {out / 'quarantine.parquet'})")
+
+
+def _lineage(links_path: Path) -> dict:
+    """Which links the dataset came from: their hash and, from the run's summary.json, spec and key."""
+    from harmonie.io import sha256_file
+
+    lineage = {"links_sha256": sha256_file(links_path)}
+    summary = links_path.parent / "summary.json"
+    if summary.is_file():
+        run = json.loads(summary.read_text())
+        lineage.update({k: run.get(k) for k in ("spec", "spec_hash", "key_fingerprint")})
+    return lineage
 
 
 @synth.command("fit")
@@ -88,10 +105,11 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
 @click.option("--seed", type=int, default=0, show_default=True)
 def fit(data_dir: Path, out_dir: Path, generator: str, mode: str, epochs: int, seed: int) -> None:
     """Learn a replica model from an analytic dataset."""
-    from synth.dataset import read_dataset
+    from synth.dataset import read_dataset, read_provenance
     from synth.replica import fit_model
 
-    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, mode=mode, seed=seed, epochs=epochs)
+    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, mode=mode, seed=seed, epochs=epochs,
+                         lineage=read_provenance(data_dir).get("lineage"))
     click.echo(f"saved a {mode}/{generator} replica model of {manifest['trained_on']['patients']:,} patients "
                f"to {out_dir}")
 
@@ -107,8 +125,10 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     from synth.replica import sample_model
 
     tables, manifest = sample_model(model_dir, rows, seed=seed)
-    write_dataset(tables, out_dir, metadata={"harmonie.replica": json.dumps(
-        {"mode": manifest["mode"], "generator": manifest["generator"], "seed": seed}, sort_keys=True)})
+    replica = {"mode": manifest["mode"], "generator": manifest["generator"], "model_seed": manifest["seed"],
+               "sample_seed": seed, "versions": manifest["versions"], "model_manifest_sha256": manifest["sha256"]}
+    write_dataset(tables, out_dir, metadata={"harmonie.replica": json.dumps(replica, sort_keys=True),
+                                             "harmonie.lineage": json.dumps(manifest.get("lineage"), sort_keys=True)})
     click.echo(f"wrote {len(tables['patients']):,} synthetic patients, {len(tables['stays']):,} stays and "
                f"{len(tables['dispensings']):,} dispensings to {out_dir}")
 

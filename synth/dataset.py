@@ -44,3 +44,23 @@ def read_dataset(directory: str | Path, tables: tuple[str, ...] = tuple(TABLES))
             frame[column] = pd.to_datetime(frame[column])
         data[name] = frame
     return data
+
+
+def read_provenance(directory: str | Path) -> dict:
+    """The ``harmonie.*`` entries of a dataset's patients.parquet metadata (lineage, replica), decoded."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    path = Path(directory) / "patients.parquet"
+    if not path.exists():
+        return {}
+    metadata = pq.read_schema(path).metadata or {}
+    out = {}
+    for key, value in metadata.items():
+        if key.startswith(b"harmonie."):
+            try:
+                out[key.decode()[len("harmonie."):]] = json.loads(value)
+            except ValueError:
+                out[key.decode()[len("harmonie."):]] = value.decode(errors="replace")
+    return out

@@ -53,19 +53,39 @@ def pseudonymise(table: pd.DataFrame, id_column: str, crosswalk: pd.DataFrame) -
     return out.reset_index(drop=True), int((~kept).sum())
 
 
-def make_extract(role: str, data_dir: str | Path, crosswalk_path: str | Path) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The holder's extract tables and a count of rows kept and left out (not encoded) per table."""
+def linked_ids(links_path: str | Path) -> set[str]:
+    """Every linkage id appearing in a links file (either side)."""
+    links = read_table(links_path, columns=["left_id", "right_id"], what="links")
+    return set(links["left_id"].to_pylist()) | set(links["right_id"].to_pylist())
+
+
+def make_extract(role: str, data_dir: str | Path, crosswalk_path: str | Path,
+                 only: set[str] | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The holder's extract tables and a count of rows kept and left out per table.
+
+    ``only``: linkage ids to extract (those that were linked): the holder sends the data
+    team its linked patients' variables and nothing about anyone else.
+    """
+    import pyarrow.compute as pc
+
     if role not in EXTRACTS:
         raise HarmonieError(f"unknown holder role {role!r}: choose one of {', '.join(EXTRACTS)}")
-    crosswalk = read_table(crosswalk_path, columns=["local_id", "linkage_id"]).to_pandas()
+    crosswalk = read_table(crosswalk_path, columns=["local_id", "linkage_id"], what="crosswalk").to_pandas()
+    if only is not None:
+        crosswalk = crosswalk[crosswalk["linkage_id"].isin(only)]
+        if crosswalk.empty:
+            raise HarmonieError("none of your linkage ids is in the links file: were they made with your key?")
+    keep = pa.array(crosswalk["local_id"].to_numpy(), type=pa.string())
     tables, counts = {}, {}
     for name, (id_column, columns) in EXTRACTS[role].items():
         path = Path(data_dir) / f"{name}.parquet"
         if not path.exists():
             raise HarmonieError(f"{role} extract needs {path.name} in {data_dir}")
-        raw = read_table(path, columns=[id_column, *columns]).to_pandas()
-        tables[name], not_encoded = pseudonymise(raw, id_column, crosswalk)
-        counts[name] = {"rows_in": len(raw), "rows_kept": len(tables[name]), "rows_not_encoded": not_encoded}
+        raw = read_table(path, columns=[id_column, *columns])
+        wanted = raw.filter(pc.is_in(raw[id_column].cast(pa.string()), value_set=keep)).to_pandas()
+        tables[name], _ = pseudonymise(wanted, id_column, crosswalk)
+        counts[name] = {"rows_in": raw.num_rows, "rows_kept": len(tables[name]),
+                        "rows_left_out": raw.num_rows - len(tables[name])}
     return tables, counts
 
 

@@ -1,12 +1,18 @@
-"""The patient-level generator: an SDV single-table synthesizer with Harmonie's constraints.
+"""The patients' baseline variables: one SDV single-table synthesizer per cancer type.
 
-It learns the patient table without the columns that are derived after sampling
-(``followup_days`` from the two dates, ``days_to_first_stay`` from the generated stays) and
-without the id. Constraints, enforced by SDV on every sampled row:
+Cancers differ in almost everything a study looks at (who gets them, treatments,
+survival), and a Gaussian copula captures relations between variables only through one
+correlation matrix, so one model per cancer type keeps far more of each cancer's
+structure; the number of patients per cancer is drawn from the real shares. The models
+learn the baseline (who, what cancer, which treatments, when diagnosed); outcomes and care
+volume come after, from :mod:`synth.outcomes`.
 
-- ``FixedCombinations(cancer_type, subtype, sex)``: only combinations seen in the real
-  data (so no ovarian cancer in a man, no lung histology on a breast cancer);
-- ``Inequality(diagnosis_date <= end_of_followup)``: nobody dies before diagnosis.
+Constraint, enforced by SDV on every sampled row: ``FixedCombinations(subtype, sex)``
+within a cancer, so only combinations seen in the real data appear (no ovarian cancer in a
+man, no lung histology on a breast cancer).
+
+Stage and yes/no columns are encoded in their natural order (SDV's default encoder orders
+categories by first appearance, which hides e.g. that death rises with stage).
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import pandas as pd
 from harmonie.errors import HarmonieError
 from synth.schema import PATIENT_COLUMNS, PATIENT_ID
 from synth.sdv_support import metadata, quiet
+from synth.strata import fit_strata
 
 GENERATORS = ("gaussian_copula", "ctgan", "tvae")
-DERIVED = (PATIENT_ID, "days_to_first_stay", "followup_days")
-MODEL_COLUMNS = {c: sdtype for c, (sdtype, _) in PATIENT_COLUMNS.items() if c not in DERIVED}
+OUTCOMES = ("n_stays", "days_to_first_stay", "n_dispensings", "death", "end_of_followup", "followup_days")
+MODEL_COLUMNS = {c: sdtype for c, (sdtype, _) in PATIENT_COLUMNS.items() if c not in (PATIENT_ID, *OUTCOMES)}
 
 
 def _synthesizer_class(generator: str):
@@ -69,25 +76,64 @@ def draw(synthesizer, rows: int, seed: int, table: str) -> pd.DataFrame:
         return synthesizer.sample(num_rows=rows)[table].reset_index(drop=True)
 
 
-def fit_patient_model(patients: pd.DataFrame, generator: str = "gaussian_copula", *, seed: int = 0,
-                      epochs: int = 300):
-    from sdv.cag import FixedCombinations, Inequality
+ORDERED = ("stage", "surgery", "chemotherapy", "radiotherapy", "hormone_therapy", "targeted_therapy")
+MIN_PATIENTS_PER_CANCER = 30
+MIN_PATIENTS_PER_GROUP = 200
+GROUPS = (("cancer_type", "subtype", "stage"), ("cancer_type", "subtype"), ("cancer_type",))
 
-    frame = patients[list(MODEL_COLUMNS)]
-    synthesizer = single_table_synthesizer(MODEL_COLUMNS, generator, epochs=epochs)
+
+def _sorted_uniform_encoder():
+    from rdt.transformers.categorical import UniformEncoder
+
+    class SortedUniformEncoder(UniformEncoder):
+        """UniformEncoder with categories in sorted order (stage 1 < 2 < 3 < 4, False < True)."""
+
+        def _fit(self, data):
+            super()._fit(data.sort_values(kind="stable"))
+
+    return SortedUniformEncoder()
+
+
+def _fit_one(frame: pd.DataFrame, generator: str, seed: int, epochs: int):
+    from sdv.cag import FixedCombinations
+
+    columns = {c: t for c, t in MODEL_COLUMNS.items() if c != "cancer_type"}
+    synthesizer = single_table_synthesizer(columns, generator, epochs=epochs)
     with quiet():
-        synthesizer.add_constraints([
-            FixedCombinations(column_names=["cancer_type", "subtype", "sex"]),
-            Inequality(low_column_name="diagnosis_date", high_column_name="end_of_followup"),
-        ])
+        synthesizer.add_constraints([FixedCombinations(column_names=["subtype", "sex"])])
+        if generator == "gaussian_copula":
+            synthesizer.auto_assign_transformers({"patients": frame})
+            synthesizer.update_transformers({c: _sorted_uniform_encoder() for c in ORDERED})
     return fit_synthesizer(synthesizer, frame, seed, "patients")
 
 
-def sample_patients(synthesizer, rows: int, seed: int) -> pd.DataFrame:
-    """Synthetic patients with new ids (S0000001...) and the derived follow-up in days."""
-    p = draw(synthesizer, rows, seed, "patients")
-    for column in ("diagnosis_date", "end_of_followup"):
-        p[column] = pd.to_datetime(p[column]).dt.floor("D")
-    p["followup_days"] = (p["end_of_followup"] - p["diagnosis_date"]).dt.days.astype("int64")
+def fit_patient_model(patients: pd.DataFrame, generator: str = "gaussian_copula", *, seed: int = 0,
+                      epochs: int = 300) -> dict:
+    """{group: (share of patients, fitted synthesizer)}, one group per cancer x subtype x stage with at least
+    MIN_PATIENTS_PER_GROUP patients (coarsened to cancer x subtype, then cancer): treatments follow subtype and
+    stage (HER2+ -> targeted therapy, stage 4 -> no surgery) far more faithfully than one copula can."""
+    counts = patients["cancer_type"].value_counts().sort_index()
+    small = counts[counts < MIN_PATIENTS_PER_CANCER]
+    if len(small):
+        raise HarmonieError(f"too few patients to learn from for {', '.join(small.index)} "
+                            f"(at least {MIN_PATIENTS_PER_CANCER} per cancer type)")
+    groups = fit_strata(patients, GROUPS, MIN_PATIENTS_PER_GROUP)
+    models = {}
+    for index, (group, n) in enumerate(groups.value_counts().sort_index().items()):
+        frame = patients.loc[groups == group, [c for c in MODEL_COLUMNS if c != "cancer_type"]]
+        models[group] = (n / len(patients), _fit_one(frame.reset_index(drop=True), generator, seed + index, epochs))
+    return models
+
+
+def sample_patients(models: dict, rows: int, seed: int) -> pd.DataFrame:
+    """Synthetic patients' baseline variables, with new ids (S0000001...)."""
+    cancers = sorted(models)  # model groups, "depth:|cancer|subtype|stage"
+    rng = np.random.default_rng([seed, 7])
+    counts = rng.multinomial(rows, [models[c][0] for c in cancers])
+    parts = [draw(models[c][1], int(n), seed + i, "patients").assign(cancer_type=c.split("|")[1])
+             for i, (c, n) in enumerate(zip(cancers, counts)) if n > 0]
+    p = pd.concat(parts, ignore_index=True)
+    p = p.iloc[rng.permutation(len(p))].reset_index(drop=True)[list(MODEL_COLUMNS)]
+    p["diagnosis_date"] = pd.to_datetime(p["diagnosis_date"]).dt.floor("D")
     p.insert(0, PATIENT_ID, [f"S{i + 1:07d}" for i in range(len(p))])
     return p

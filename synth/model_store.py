@@ -8,23 +8,14 @@ was learned from real patients: keep it where the real data is kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from harmonie.errors import HarmonieError
-from harmonie.io import ensure_output_dir, write_text
+from harmonie.io import ensure_output_dir, sha256_file, write_text
 
 FORMAT = "harmonie-replica-model/1"
 MANIFEST = "model.json"
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -> Path:
@@ -56,6 +47,7 @@ def read_manifest(model_dir: str | Path) -> dict:
         raise HarmonieError(f"{path} is not valid JSON") from None
     if manifest.get("format") != FORMAT:
         raise HarmonieError(f"{path} has format {manifest.get('format')!r}; this Harmonie reads {FORMAT}")
+    manifest["sha256"] = sha256_file(path)
     return manifest
 
 

@@ -17,6 +17,7 @@ from synth.schema import PATIENT_ID, WORKUP_DAYS
 from synth.sdv_support import metadata, quiet
 
 MAX_PATIENTS = 10_000
+PATIENT_MODEL = {**MODEL_COLUMNS, "n_dispensings": "numerical", "death": "boolean", "end_of_followup": "datetime"}
 STAY_MODEL = {PATIENT_ID: "id", "admission_date": "datetime", "discharge_date": "datetime",
               "main_diagnosis": "categorical"}
 
@@ -30,8 +31,8 @@ def fit_hma(train: dict[str, pd.DataFrame], *, seed: int):
     if len(patients) > MAX_PATIENTS:
         raise HarmonieError(f"the hma mode handles at most {MAX_PATIENTS:,} patients ({len(patients):,} given); "
                             "use the default conditional mode")
-    tables = {"patients": patients[[PATIENT_ID, *MODEL_COLUMNS]], "stays": train["stays"][list(STAY_MODEL)]}
-    md = metadata({"patients": {PATIENT_ID: "id", **MODEL_COLUMNS}, "stays": STAY_MODEL},
+    tables = {"patients": patients[[PATIENT_ID, *PATIENT_MODEL]], "stays": train["stays"][list(STAY_MODEL)]}
+    md = metadata({"patients": {PATIENT_ID: "id", **PATIENT_MODEL}, "stays": STAY_MODEL},
                   relationships=[("patients", "stays", PATIENT_ID)])
     np.random.seed(seed % 2**32)
     with quiet():

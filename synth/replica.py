@@ -22,6 +22,7 @@ from synth import model_store
 from synth.children import CHILD_TABLES, fit_child_models, sample_children
 from synth.constraints import check_constraints
 from synth.generators import GENERATORS, fit_patient_model, sample_patients
+from synth.outcomes import fit_outcomes, sample_outcomes
 from synth.schema import PATIENT_ID, column_order
 from synth.sdv_support import version as sdv_version
 
@@ -29,7 +30,7 @@ MODES = ("conditional", "hma")
 
 
 def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator: str = "gaussian_copula",
-              mode: str = "conditional", seed: int = 0, epochs: int = 300) -> dict:
+              mode: str = "conditional", seed: int = 0, epochs: int = 300, lineage: dict | None = None) -> dict:
     """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest."""
     if mode not in MODES:
         raise HarmonieError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -38,7 +39,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
     patients = train["patients"]
     if len(patients) < 100:
         raise HarmonieError(f"{len(patients)} patients is too few to learn a replica from (need at least 100)")
-    synthesizers, strata = {}, {}
+    synthesizers, strata, outcomes = {}, {}, None
     if mode == "hma":
         from synth.multi_table import fit_hma
 
@@ -46,8 +47,13 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
             synthesizers["patients_stays.pkl"] = fit_hma(train, seed=seed)
         child_tables = ("dispensings",)
     else:
-        with stage(f"fit the patient model ({generator}) on {len(patients):,} patients"):
-            synthesizers["patients.pkl"] = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
+        with stage(f"fit the patient models ({generator}, one per cancer subtype) on {len(patients):,} patients"):
+            patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
+        with stage("fit the outcome model (survival, care volume) by stratum"):
+            outcomes = fit_outcomes(patients, seed)
+        for index, (group, (share, synthesizer)) in enumerate(sorted(patient_models.items())):
+            synthesizers[f"patients/{index:03d}.pkl"] = synthesizer
+            strata.setdefault("patients", {})[group] = {"file": f"patients/{index:03d}.pkl", "share": share}
         child_tables = tuple(CHILD_TABLES)
     for name in child_tables:
         with stage(f"fit the {name} models on {len(train[name]):,} rows"):
@@ -55,12 +61,13 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
         strata[name] = {}
         for index, stratum in enumerate(sorted(models)):
             synthesizers[f"{name}/{index:03d}.pkl"] = models[stratum]
-            strata[name][stratum] = f"{name}/{index:03d}.pkl"
+            strata[name][stratum] = {"file": f"{name}/{index:03d}.pkl"}
     manifest = {
         "mode": mode, "generator": generator, "seed": seed, "epochs": epochs if generator != "gaussian_copula" else None,
         "trained_on": {name: len(frame) for name, frame in train.items()},
         "columns": {name: column_order(name) for name in train},
         "strata": strata, "versions": {"harmonie": version("harmonie"), "sdv": sdv_version()},
+        "lineage": lineage, "outcomes": outcomes,
     }
     model_store.save(out_dir, synthesizers, manifest)
     return model_store.read_manifest(out_dir)
@@ -79,10 +86,14 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
         with stage(f"sample {rows:,} patients and their stays (HMA)"):
             tables["patients"], tables["stays"] = sample_hma(synthesizers["patients_stays.pkl"], rows, seed=seed)
     else:
+        models = {cancer: (entry["share"], synthesizers[entry["file"]])
+                  for cancer, entry in manifest["strata"]["patients"].items()}
         with stage(f"sample {rows:,} patients"):
-            tables["patients"] = sample_patients(synthesizers["patients.pkl"], rows, seed)
-    for name, files in manifest["strata"].items():
-        models = {stratum: synthesizers[file] for stratum, file in files.items()}
+            tables["patients"] = sample_outcomes(manifest["outcomes"], sample_patients(models, rows, seed), seed)
+    for name in CHILD_TABLES:
+        if name not in manifest["strata"]:
+            continue
+        models = {stratum: synthesizers[entry["file"]] for stratum, entry in manifest["strata"][name].items()}
         with stage(f"sample {name}"):
             tables[name] = sample_children(CHILD_TABLES[name], models, tables["patients"], seed=seed + 1000)
     tables["patients"] = _claims_summary(tables["patients"], tables["stays"])

@@ -142,7 +142,7 @@ def test_tampered_model_file_is_refused(model, tmp_path):
 
     copy = tmp_path / "model"
     shutil.copytree(model, copy)
-    path = copy / "patients.pkl"
+    path = copy / "patients" / "000.pkl"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))

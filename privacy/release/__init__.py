@@ -1,0 +1,1 @@
+"""The release gate: policy, remediation, signed bundles and their verification."""

@@ -1,0 +1,1 @@
+"""Re-identification risk of a synthetic replica: Anonymeter attacks, distances, uniqueness."""
