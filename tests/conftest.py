@@ -1,3 +1,6 @@
+import hashlib
+
+import pandas as pd
 import pytest
 
 from harmonie import progress
@@ -13,3 +16,25 @@ def _quiet():
 def population():
     """A small default population shared by read-only tests."""
     return make_population(1_500, 20_000, seed=11)
+
+
+def _crosswalk(ids: pd.Series, prefix: str) -> pd.DataFrame:
+    return pd.DataFrame({"local_id": ids.to_numpy(),
+                         "linkage_id": [hashlib.sha256(f"{prefix}{i}".encode()).hexdigest()[:20] for i in ids]})
+
+
+def linked_extracts(population) -> tuple[dict, dict, pd.DataFrame]:
+    """The two holders' extracts and the links a perfect linkage would give (the truth), as linkage ids."""
+    from synth.extract import EXTRACTS, pseudonymise
+
+    cw = {"cohort": _crosswalk(population["cohort_patients"]["cohort_id"], "c"),
+          "snds": _crosswalk(population["snds_beneficiaries"]["snds_id"], "s")}
+    extracts = {}
+    for role, tables in EXTRACTS.items():
+        extracts[role] = {name: pseudonymise(population[name][[id_column, *columns]], id_column, cw[role])[0]
+                          for name, (id_column, columns) in tables.items()}
+    truth = population["truth"]
+    links = pd.DataFrame({
+        "left_id": truth["cohort_id"].map(cw["cohort"].set_index("local_id")["linkage_id"]),
+        "right_id": truth["snds_id"].map(cw["snds"].set_index("local_id")["linkage_id"])})
+    return extracts["cohort"], extracts["snds"], links

@@ -12,33 +12,14 @@ from harmonie.errors import HarmonieError
 from synth.analytic import build_analytic
 from synth.constraints import check_constraints
 from synth.dataset import read_dataset, write_dataset
-from synth.extract import EXTRACTS, pseudonymise
 from synth.replica import fit_model, sample_model
 from synth.schema import TABLES
-
-
-def _crosswalk(ids: pd.Series, prefix: str) -> pd.DataFrame:
-    return pd.DataFrame({"local_id": ids.to_numpy(),
-                         "linkage_id": [hashlib.sha256(f"{prefix}{i}".encode()).hexdigest()[:20] for i in ids]})
-
-
-def _extracts(population) -> tuple[dict, dict, pd.DataFrame]:
-    cw = {"cohort": _crosswalk(population["cohort_patients"]["cohort_id"], "c"),
-          "snds": _crosswalk(population["snds_beneficiaries"]["snds_id"], "s")}
-    extracts = {}
-    for role, tables in EXTRACTS.items():
-        extracts[role] = {name: pseudonymise(population[name][[id_column, *columns]], id_column, cw[role])[0]
-                          for name, (id_column, columns) in tables.items()}
-    truth = population["truth"]
-    links = pd.DataFrame({
-        "left_id": truth["cohort_id"].map(cw["cohort"].set_index("local_id")["linkage_id"]),
-        "right_id": truth["snds_id"].map(cw["snds"].set_index("local_id")["linkage_id"])})
-    return extracts["cohort"], extracts["snds"], links
+from conftest import linked_extracts
 
 
 @pytest.fixture(scope="module")
 def analytic(population):
-    cohort, snds, links = _extracts(population)
+    cohort, snds, links = linked_extracts(population)
     return build_analytic(links, cohort, snds, seed=3, control_fraction=0.2), cohort, snds, links
 
 

@@ -22,23 +22,32 @@ CONFIDENCE = 0.95
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Seed numpy's legacy global state, polars, and every argument-less ``default_rng()``."""
+    """Make Anonymeter reproducible: seed numpy's legacy global state, polars, and every
+    argument-less ``default_rng()``, and make polars' ``group_by`` and ``Series.unique``
+    keep first-appearance order (Anonymeter lists values through these unordered,
+    multi-threaded calls, then draws from the lists with the seeded generator)."""
     import polars as pl
 
-    original = np.random.default_rng
+    original_rng, original_group_by, original_unique = np.random.default_rng, pl.DataFrame.group_by, pl.Series.unique
     counter = itertools.count()
 
     def default_rng(seed_arg=None):
-        return original(seed_arg if seed_arg is not None else [seed, next(counter)])
+        return original_rng(seed_arg if seed_arg is not None else [seed, next(counter)])
+
+    def group_by(self, *by, maintain_order: bool = False, **named_by):
+        return original_group_by(self, *by, maintain_order=True, **named_by)
+
+    def unique(self, *, maintain_order: bool = False):
+        return original_unique(self, maintain_order=True)
 
     state = np.random.get_state()
     np.random.seed(seed % 2**32)
     pl.set_random_seed(seed)
-    np.random.default_rng = default_rng
+    np.random.default_rng, pl.DataFrame.group_by, pl.Series.unique = default_rng, group_by, unique
     try:
         yield
     finally:
-        np.random.default_rng = original
+        np.random.default_rng, pl.DataFrame.group_by, pl.Series.unique = original_rng, original_group_by, original_unique
         np.random.set_state(state)
 
 

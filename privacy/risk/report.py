@@ -127,8 +127,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict, *, before
         + f"<p>k-anonymity of the replica on {escape(', '.join(u['k_anonymity']['quasi_identifiers']))}: smallest "
           f"group {u['k_anonymity']['min_k']}, share of records in groups under 5: "
           f"{fmt(u['k_anonymity']['share_of_records_with_k_below_5'])} (synthetic records are not people; "
-          "reported for reviewers used to the measure).</p>"
-        + f"<p class='note'>Seconds per measure: {escape(json.dumps(risk['seconds']))}.</p>")
+          "reported for reviewers used to the measure).</p>")
     return page("Re-identification risk report: synthetic replica",
                 "Does the replica expose the patients it was learned from? (Harmonie)", body)
 

@@ -1,0 +1,177 @@
+"""Risk measures and the release gate: leaky replicas are refused, a copula replica passes, bundles verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import linked_extracts
+
+from harmonie.cli import _assemble
+from harmonie.errors import HarmonieError
+from linkage.datasets import make_population
+from privacy.release.bundle import verify_bundle
+from privacy.release.gate import ReleaseRefused, assess, release
+from privacy.release.policy import load_policy
+from privacy.release.signing import new_signing_key
+from synth.analytic import build_analytic
+from synth.dataset import write_dataset
+from synth.replica import fit_model, sample_model
+
+PASSPHRASE = "release signing passphrase for tests"
+POLICY, _ = load_policy(None)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """~3,000 training and ~2,400 control patients (the policy needs 1,000 of each) and a copula replica."""
+    cohort, snds, links = linked_extracts(make_population(6000, 8000, seed=5))
+    analytic = build_analytic(links, cohort, snds, seed=1, control_fraction=0.45)
+    root = tmp_path_factory.mktemp("release")
+    fit_model(analytic.train, root / "model", seed=2)
+    replica, _ = sample_model(root / "model", len(analytic.train["patients"]), seed=3)
+    for name, tables in (("train", analytic.train), ("control", analytic.control), ("replica", replica)):
+        write_dataset(tables, root / name)
+    return root, analytic.train, analytic.control, replica
+
+
+def _resampled(train: dict, seed: int, noise: bool = False) -> dict:
+    """A 'replica' made of real training patients (optionally with small noise), under new ids."""
+    rng = np.random.default_rng(seed)
+    p = train["patients"].sample(frac=1.0, replace=True, random_state=seed).reset_index(drop=True)
+    new_ids = {old: f"S{i:07d}" for i, old in enumerate(p["patient_id"].unique())}
+    p = p.drop_duplicates("patient_id").reset_index(drop=True)
+    if noise:
+        p["age_at_diagnosis"] += rng.integers(-1, 2, len(p))
+        shift = pd.to_timedelta(rng.integers(-3, 4, len(p)), unit="D")
+        p["diagnosis_date"] += shift
+        p["end_of_followup"] += shift
+    out = {"patients": p.assign(patient_id=p["patient_id"].map(new_ids))}
+    for name in ("stays", "dispensings"):
+        child = train[name][train[name]["patient_id"].isin(new_ids)]
+        out[name] = child.assign(patient_id=child["patient_id"].map(new_ids))
+    return out
+
+
+def _failed(checks: list[dict]) -> set[str]:
+    return {c["name"] for c in checks if not c["passed"]}
+
+
+def test_copula_replica_passes_the_default_policy(data):
+    _, train, control, replica = data
+    risk, checks = assess(train, replica, control, POLICY)
+    assert not _failed(checks), [c for c in checks if not c["passed"]]
+    assert risk["sizes"]["used"]["train"] >= 1000
+    assert all(r["warnings"] == [] for r in risk["singling_out"].values())  # enough queries: no underestimate
+
+
+def test_resampled_real_rows_fail_on_singling_out_linkability_and_copies(data):
+    _, train, control, _ = data
+    _, checks = assess(train, _resampled(train, 4), control, POLICY)
+    failed = _failed(checks)
+    assert {"linkability", "exact_copies", "dcr_closer_to_train", "replicated_uniques"} <= failed
+    assert failed & {"singling_out_univariate", "singling_out_multivariate"}
+
+
+def test_real_rows_with_small_noise_fail(data):
+    _, train, control, _ = data
+    _, checks = assess(train, _resampled(train, 5, noise=True), control, POLICY)
+    assert {"linkability", "dcr_closer_to_train"} <= _failed(checks)
+
+
+def test_release_bundle_verifies_and_any_change_is_detected(data, tmp_path, monkeypatch):
+    root, _, _, _ = data
+    pub, fingerprint = new_signing_key(tmp_path / "signer", PASSPHRASE)
+    from privacy.release.signing import load_signing_key
+
+    key = load_signing_key(tmp_path / "signer", PASSPHRASE)
+    bundle = tmp_path / "bundle"
+    manifest = release(root / "replica", root / "train", root / "control", bundle, signing_key=key)
+    assert manifest["verdict"] == "released"
+    assert {"synthetic/patients.parquet", "utility/utility.html", "risk/risk.html", "risk/risk.json",
+            "policy.toml"} <= set(verify_bundle(bundle, pub)["files"])
+    assert verify_bundle(bundle)["signer_fingerprint"] == fingerprint
+
+    def tampered(change) -> str:
+        copy = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(bundle, copy)
+        change(copy)
+        with pytest.raises(HarmonieError) as err:
+            verify_bundle(copy, pub)
+        return str(err.value)
+
+    def flip(path):
+        data_ = bytearray(path.read_bytes())
+        data_[len(data_) // 2] ^= 1
+        path.write_bytes(bytes(data_))
+
+    assert "does not match its SHA-256" in tampered(lambda b: flip(b / "synthetic" / "stays.parquet"))
+    assert "signature is not valid" in tampered(
+        lambda b: (b / "manifest.json").write_text((b / "manifest.json").read_text().replace("released", "approved")))
+    assert "does not list" in tampered(lambda b: (b / "synthetic" / "extra.csv").write_text("x"))
+    assert "missing from the bundle" in tampered(lambda b: (b / "risk" / "risk.html").unlink())
+    other, _ = new_signing_key(tmp_path / "other", PASSPHRASE)
+    with pytest.raises(HarmonieError, match="not by the pinned key"):
+        verify_bundle(bundle, other)
+
+
+def test_gate_refuses_a_leaky_replica_and_writes_no_bundle(data, tmp_path):
+    root, train, _, _ = data
+    write_dataset(_resampled(train, 6), tmp_path / "leaky")
+    new_signing_key(tmp_path / "k", PASSPHRASE)
+    from privacy.release.signing import load_signing_key
+
+    with pytest.raises(ReleaseRefused, match=r"exact_copies = [0-9.]+ \(limit ≤ 0\)"):
+        release(tmp_path / "leaky", root / "train", root / "control", tmp_path / "bundle",
+                signing_key=load_signing_key(tmp_path / "k", PASSPHRASE))
+    assert not (tmp_path / "bundle").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
+
+
+def test_release_command_line_refuses_with_exit_3_and_verifies(data, tmp_path, monkeypatch):
+    root, train, _, _ = data
+    monkeypatch.setenv("HARMONIE_SIGNING_PASSPHRASE", PASSPHRASE)
+    cli = _assemble()
+    assert CliRunner().invoke(cli, ["-q", "release", "keygen", "--out", str(tmp_path / "k")]).exit_code == 0
+    write_dataset(_resampled(train, 7), tmp_path / "leaky")
+    refused = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(tmp_path / "leaky"), "--real",
+                                       str(root / "train"), "--control", str(root / "control"), "--signing-key",
+                                       str(tmp_path / "k"), "--out", str(tmp_path / "b")])
+    assert refused.exit_code == 3 and "exact_copies" in refused.output and not (tmp_path / "b").exists()
+    missing = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(tmp_path / "leaky")])
+    assert missing.exit_code == 2 and "missing option(s) --real" in missing.output
+
+
+def test_policy_file_is_validated(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text("[anonymeter]\nsingling_outt = 0.1\n")
+    with pytest.raises(HarmonieError, match="unknown key anonymeter.singling_outt"):
+        load_policy(bad)
+    bad.write_text("[distances]\nmax_exact_copy_share = 'none'\n")
+    with pytest.raises(HarmonieError, match="must be a float"):
+        load_policy(bad)
+    good = tmp_path / "g.toml"
+    good.write_text("[anonymeter]\ninference = 0.2\n")
+    policy, digest = load_policy(good)
+    assert policy["anonymeter"]["inference"] == 0.2 and policy["anonymeter"]["linkability"] == 0.05
+    assert len(digest) == 64
+
+
+def test_risk_report_is_written_and_reproducible(data, tmp_path):
+    from privacy.risk.report import write_risk_report
+
+    _, train, control, replica = data
+    small = {**POLICY, "measurement": {**POLICY["measurement"], "n_attacks": 300, "max_rows": 1500}}
+    documents = []
+    for run in ("a", "b"):
+        risk, checks = assess(train, replica, control, small)
+        write_risk_report(risk, checks, small, tmp_path / run)
+        documents.append((tmp_path / run / "risk.json").read_text())
+    assert documents[0] == documents[1]
+    assert json.loads(documents[0])["sizes"]["used"]["train"] == 1500
+    html = (tmp_path / "a" / "risk.html").read_text()
+    assert "Anonymeter" in html and "data:image/png;base64," in html
