@@ -1,14 +1,18 @@
-"""``harmonie demo``: the main job on embedded default data, with the parties kept apart.
+"""``harmonie demo``: the whole Harmonie pipeline on embedded default data, parties kept apart.
 
 Stages: simulate a cohort <-> SNDS population -> create the linkage secret -> each holder
 encodes its side -> the linkage unit links the encoded files -> the evaluator measures the
-links against the simulation's truth. The synthetic-data and release stages join it as
-they land. The output folder is laid out by party, so a reader sees who holds what:
+links against the simulation's truth -> each holder extracts its linked patients' study
+variables -> the data team builds the analytic dataset -> fits a replica model and samples
+a replica -> the release gate measures risk and utility and signs a bundle (or refuses) ->
+one report. The output folder is laid out by party, so a reader sees who holds what:
 
-    OUT/holder_cohort/   the cohort's plaintext files, its key copy, crosswalk, encoded file
+    OUT/holder_cohort/   the cohort's plaintext files, its key copy, crosswalk, encoded file, extract
     OUT/holder_snds/     the same for the insurer
     OUT/linkage_unit/    the two encoded files it received, the spec, and the linkage run
     OUT/evaluator/       the simulation's truth and the evaluation of the links
+    OUT/data_team/       links, extracts, analytic dataset, replica model, replica, release bundle
+    OUT/report.html      one page for a data-team lead
 """
 
 from __future__ import annotations
@@ -20,20 +24,33 @@ from pathlib import Path
 import click
 
 from harmonie.errors import HarmonieError
+from harmonie.progress import stage
 
-DEFAULT_SIZES = {"small": (2_000, 30_000), "harmonie": (193_000, 3_000_000)}
+DEFAULT_SIZES = {"small": (10_000, 150_000), "harmonie": (193_000, 3_000_000), "tiny": (1_500, 20_000)}
 SCENARIOS = ("indirect", "names", "direct")
 DEMO_PASSPHRASE = "harmonie demo passphrase (not for real data)"
+PARTIES = ("holder_cohort", "holder_snds", "linkage_unit", "evaluator", "data_team")
 _SIDES = {"cohort": ("cohort_patients", "cohort_stays"), "snds": ("snds_beneficiaries", "snds_stays")}
+_HOLDER_ONLY = {"cohort": (), "snds": ("snds_dispensings",)}
 _TRUTH_TABLES = ("truth", "hard_cases", "snds_duplicates", "corruptions")
 
 
-def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indirect", seed: int = 0,
-             overwrite: bool = False, report=print) -> dict:
-    """Run the demo pipeline into ``out_dir``; return the population summary and the evaluation."""
+def _prepare(out_dir: Path, overwrite: bool) -> dict[str, Path]:
+    from harmonie.io import ensure_output_dir
+
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise HarmonieError(f"output folder {out_dir} is not empty; pass --overwrite to replace its contents")
+        shutil.rmtree(out_dir)
+    ensure_output_dir(out_dir)
+    return {name: ensure_output_dir(out_dir / name) for name in PARTIES}
+
+
+def _link_stage(parties: dict, scenario: str, n_cohort: int, n_snds: int, seed: int, report) -> dict:
+    """Simulate, key, encode, link, evaluate: the linkage half of the pipeline."""
     import pandas as pd
 
-    from harmonie.io import ensure_output_dir, write_parquet, write_text
+    from harmonie.io import write_parquet, write_text
     from linkage.datasets import make_population, population_summary
     from linkage.encoding import encode_holder, write_encoded
     from linkage.evaluate import evaluate_links
@@ -41,24 +58,11 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
     from linkage.spec import example_spec, example_spec_text
     from privacy.keys import generate_key, save_key
 
-    if scale not in DEFAULT_SIZES:
-        raise HarmonieError(f"unknown scale {scale!r}: choose one of {', '.join(DEFAULT_SIZES)}")
-    if scenario not in SCENARIOS:
-        raise HarmonieError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise HarmonieError(f"output folder {out} is not empty; pass --overwrite to replace its contents")
-        shutil.rmtree(out)
-    ensure_output_dir(out)
-    parties = {name: ensure_output_dir(out / name) for name in
-               ("holder_cohort", "holder_snds", "linkage_unit", "evaluator")}
-
-    n_cohort, n_snds = DEFAULT_SIZES[scale]
-    population = make_population(n_cohort, n_snds, seed=seed)
-    for role, tables in _SIDES.items():
-        population.write(parties[f"holder_{role}"], tables=tables)
-    population.write(parties["evaluator"], tables=_TRUTH_TABLES)
+    with stage(f"simulate {n_cohort:,} cohort patients and {n_snds:,} SNDS beneficiaries"):
+        population = make_population(n_cohort, n_snds, seed=seed)
+        for role, tables in _SIDES.items():
+            population.write(parties[f"holder_{role}"], tables=(*tables, *_HOLDER_ONLY[role]))
+        population.write(parties["evaluator"], tables=_TRUTH_TABLES)
     summary = population_summary(population)
     report(f"simulated {n_cohort:,} cohort patients and {n_snds:,} SNDS beneficiaries "
            f"({summary['true_links']:,} true links)")
@@ -74,18 +78,21 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
 
     for role, (patients, stays) in _SIDES.items():
         holder = parties[f"holder_{role}"]
-        result = encode_holder(spec, key, role, population.tables[patients], population.tables[stays])
-        write_encoded(result.encoded, result.metadata, holder / f"{role}.encoded.parquet")
-        write_parquet(result.crosswalk, holder / "crosswalk.parquet")
-        write_parquet(result.rejects, holder / "rejects.parquet")
+        with stage(f"holder {role}: encode"):
+            result = encode_holder(spec, key, role, population.tables[patients], population.tables[stays])
+            write_encoded(result.encoded, result.metadata, holder / f"{role}.encoded.parquet")
+            write_parquet(result.crosswalk, holder / "crosswalk.parquet")
+            write_parquet(result.rejects, holder / "rejects.parquet")
         shutil.copy(holder / f"{role}.encoded.parquet", parties["linkage_unit"] / f"{role}.encoded.parquet")
         m = result.metadata
         report(f"holder {role}: encoded {m['rows_encoded']:,} of {m['rows_in']:,} records "
                f"({m['rows_rejected']:,} rejected) with the '{scenario}' spec; sent the encoded file")
 
-    result = link(spec, parties["linkage_unit"] / "cohort.encoded.parquet",
-                  parties["linkage_unit"] / "snds.encoded.parquet")
-    write_link_outputs(result, parties["linkage_unit"] / "run", keep_candidates=True)
+    run = parties["linkage_unit"] / "run"
+    with stage("linkage unit: link the encoded files"):
+        result = link(spec, parties["linkage_unit"] / "cohort.encoded.parquet",
+                      parties["linkage_unit"] / "snds.encoded.parquet")
+        write_link_outputs(result, run, keep_candidates=True)
     s = result.summary
     report(f"linkage unit: {s['candidate_pairs']:,} candidate pairs, {s.get('links', 0):,} links "
            f"(model's own estimate: precision {s.get('estimated', {}).get('precision', 0):.4f}, "
@@ -96,32 +103,123 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
     for role in _SIDES:
         shutil.copy(parties[f"holder_{role}"] / "crosswalk.parquet", parties["evaluator"] / f"{role}_crosswalk.parquet")
         crosswalks[role] = pd.read_parquet(parties["evaluator"] / f"{role}_crosswalk.parquet")
-    run = parties["linkage_unit"] / "run"
     evaluation = evaluate_links(
         result.links.to_pandas(), population["truth"], crosswalks["cohort"], crosswalks["snds"],
         population["snds_duplicates"], summary_path=run / "summary.json", out_dir=parties["evaluator"],
         candidates_path=run / "candidates.parquet")
     report(f"evaluator: precision {evaluation['precision']:.4f}, recall {evaluation['recall']:.4f}, "
            f"F1 {evaluation['f1']:.4f}; pairs completeness {evaluation['pairs_completeness']:.4f}")
-    return {"population": summary, "evaluation": evaluation}
+    return {"population": summary, "evaluation": evaluation, "link_summary": s}
+
+
+def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
+    """Extracts, analytic dataset, replica, release gate: the data team's half of the pipeline."""
+    import json
+
+    import pyarrow as pa
+
+    from harmonie.io import read_table, write_parquet
+    from privacy.release.gate import ReleaseRefused, release
+    from privacy.release.signing import load_signing_key, new_signing_key
+    from privacy.risk.report import write_risk_report
+    from synth.analytic import build_analytic
+    from synth.cli import lineage_of
+    from synth.dataset import write_dataset
+    from synth.extract import linked_ids, make_extract, write_extract
+    from synth.replica import fit_model, replica_provenance, sample_model
+
+    team = parties["data_team"]
+    links = parties["linkage_unit"] / "run" / "links.parquet"
+    shutil.copy(links, team / "links.parquet")  # the linkage unit sends the links to the data team
+    linked = linked_ids(team / "links.parquet")
+    extracts = {}
+    for role in _SIDES:  # each holder extracts its linked patients' study variables, by linkage id
+        holder = parties[f"holder_{role}"]
+        with stage(f"holder {role}: extract the linked patients' study variables"):
+            tables, counts = make_extract(role, holder, holder / "crosswalk.parquet", linked)
+            write_extract(tables, holder / "extract")
+        shutil.copytree(holder / "extract", team / f"extract_{role}", dirs_exist_ok=True)
+        extracts[role] = tables
+    with stage("data team: build the analytic dataset"):
+        links_frame = read_table(team / "links.parquet", columns=["left_id", "right_id"]).to_pandas()
+        analytic = build_analytic(links_frame, extracts["cohort"], extracts["snds"], seed=seed)
+        lineage = {"harmonie.lineage": json.dumps(lineage_of(links), sort_keys=True)}
+        write_dataset(analytic.train, team / "analytic" / "train", metadata=lineage)
+        write_dataset(analytic.control, team / "analytic" / "control", metadata=lineage)
+        write_parquet(pa.Table.from_pandas(analytic.quarantine, preserve_index=False),
+                      team / "analytic" / "quarantine.parquet")
+    p = analytic.summary["patients"]
+    report(f"data team: analytic dataset of {p['kept']:,} linked patients ({p['train']:,} for training, "
+           f"{p['control']:,} kept aside as control; {p['quarantined']:,} quarantined)")
+
+    manifest = fit_model(analytic.train, team / "model", seed=seed, lineage=lineage_of(links))
+    replica, manifest = sample_model(team / "model", len(analytic.train["patients"]), seed=seed + 1)
+    write_dataset(replica, team / "replica", metadata=replica_provenance(manifest, seed + 1))
+    report(f"data team: replica of {len(replica['patients']):,} patients, {len(replica['stays']):,} stays, "
+           f"{len(replica['dispensings']):,} dispensings ({manifest['generator']})")
+
+    passphrase = os.environ.get("HARMONIE_SIGNING_PASSPHRASE") or DEMO_PASSPHRASE
+    new_signing_key(team / "release_signing.key", passphrase)
+    key = load_signing_key(team / "release_signing.key", passphrase)
+    bundle = team / "release_bundle"
+    try:
+        with stage("release gate: risk, utility, policy"):
+            manifest = release(team / "replica", team / "analytic" / "train", team / "analytic" / "control", bundle,
+                               signing_key=key, policy_path=policy)
+        report(f"release gate: released and signed ({bundle}); utility {manifest['utility']['verdict']}")
+        return {"released": True, "bundle": bundle, "reports": bundle, "manifest": manifest,
+                "analytic": analytic.summary}
+    except ReleaseRefused as refused:
+        from privacy.release.policy import load_policy
+        from synth.report import build_utility_report
+
+        write_risk_report(refused.risk, refused.checks, load_policy(policy)[0], team / "refused" / "risk")
+        with stage("utility report of the refused replica"):
+            build_utility_report(analytic.train, replica, team / "refused" / "utility", control=analytic.control,
+                                 seed=seed)
+        report(f"release gate: REFUSED ({refused}); reports in {team / 'refused'}")
+        return {"released": False, "refusal": str(refused), "analytic": analytic.summary,
+                "reports": team / "refused"}
+
+
+def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indirect", seed: int = 0,
+             overwrite: bool = False, policy: str | Path | None = None, report=print) -> dict:
+    """Run the demo pipeline into ``out_dir``; return what each stage measured."""
+    from harmonie.demo_report import write_demo_report
+
+    if scale not in DEFAULT_SIZES:
+        raise HarmonieError(f"unknown scale {scale!r}: choose one of {', '.join(DEFAULT_SIZES)}")
+    if scenario not in SCENARIOS:
+        raise HarmonieError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
+    out = Path(out_dir)
+    parties = _prepare(out, overwrite)
+    n_cohort, n_snds = DEFAULT_SIZES[scale]
+    result = _link_stage(parties, scenario, n_cohort, n_snds, seed, report)
+    result["release"] = _synth_stage(parties, seed, Path(policy) if policy else None, report)
+    result["report"] = write_demo_report(out, result, scale=scale, scenario=scenario)
+    report(f"report: {result['report']}")
+    return result
 
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Folder for everything the demo produces, laid out by party.")
 @click.option("--scale", type=click.Choice(list(DEFAULT_SIZES)), default="small", show_default=True,
-              help="small: 2,000 x 30,000; harmonie: 193,000 x 3,000,000.")
+              help="small: 10,000 x 150,000 (a few minutes); harmonie: 193,000 x 3,000,000; tiny: 1,500 x 20,000 "
+                   "(seconds; too few patients for the default release policy).")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="indirect", show_default=True,
               help="Which linkage spec the holders use.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty output folder.")
-def demo(out_dir: Path, scale: str, scenario: str, seed: int, overwrite: bool) -> None:
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Release policy for the gate (default: the built-in one).")
+def demo(out_dir: Path, scale: str, scenario: str, seed: int, overwrite: bool, policy: Path | None) -> None:
     """Run the Harmonie pipeline end to end on embedded default data."""
-    result = run_demo(out_dir, scale=scale, scenario=scenario, seed=seed, overwrite=overwrite,
+    result = run_demo(out_dir, scale=scale, scenario=scenario, seed=seed, overwrite=overwrite, policy=policy,
                       report=lambda line: click.echo(line))
     from rich.console import Console
 
     from linkage.datasets.summary import render_summary
 
     Console().print(render_summary(result["population"]))
-    click.echo(f"demo outputs in {out_dir}/ (holder_cohort/, holder_snds/, linkage_unit/, evaluator/)")
+    click.echo(f"demo outputs in {out_dir}/ ({', '.join(p + '/' for p in PARTIES)}); open {result['report']}")

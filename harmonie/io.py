@@ -83,13 +83,18 @@ def write_parquet(table: pa.Table, path: str | os.PathLike, *, metadata: dict[st
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
     """Write a text file atomically (UTF-8)."""
+    return write_bytes(text.encode("utf-8"), path)
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write a file atomically."""
     final = Path(path)
     try:
         tmp = _temporary_sibling(final)
     except OSError as exc:
         raise OutputNotWritable(f"cannot write into {final.parent}: {exc.strerror}") from None
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         _commit(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -70,7 +70,7 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
         result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
                                 seed=seed, control_fraction=control_fraction)
     out = ensure_output_dir(out_dir)
-    lineage = {"harmonie.lineage": json.dumps(_lineage(links_path), sort_keys=True)}
+    lineage = {"harmonie.lineage": json.dumps(lineage_of(links_path), sort_keys=True)}
     write_dataset(result.train, out / "train", metadata=lineage)
     if result.control:
         write_dataset(result.control, out / "control", metadata=lineage)
@@ -82,7 +82,7 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
                f"(reasons in {out / 'quarantine.parquet'})")
 
 
-def _lineage(links_path: Path) -> dict:
+def lineage_of(links_path: Path) -> dict:
     """Which links the dataset came from: their hash and, from the run's summary.json, spec and key."""
     from harmonie.io import sha256_file
 
@@ -122,13 +122,10 @@ def fit(data_dir: Path, out_dir: Path, generator: str, mode: str, epochs: int, s
 def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     """Draw a synthetic dataset (patients, stays, dispensings) from a replica model."""
     from synth.dataset import write_dataset
-    from synth.replica import sample_model
+    from synth.replica import replica_provenance, sample_model
 
     tables, manifest = sample_model(model_dir, rows, seed=seed)
-    replica = {"mode": manifest["mode"], "generator": manifest["generator"], "model_seed": manifest["seed"],
-               "sample_seed": seed, "versions": manifest["versions"], "model_manifest_sha256": manifest["sha256"]}
-    write_dataset(tables, out_dir, metadata={"harmonie.replica": json.dumps(replica, sort_keys=True),
-                                             "harmonie.lineage": json.dumps(manifest.get("lineage"), sort_keys=True)})
+    write_dataset(tables, out_dir, metadata=replica_provenance(manifest, seed))
     click.echo(f"wrote {len(tables['patients']):,} synthetic patients, {len(tables['stays']):,} stays and "
                f"{len(tables['dispensings']):,} dispensings to {out_dir}")
 

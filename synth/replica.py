@@ -109,3 +109,14 @@ def _claims_summary(patients: pd.DataFrame, stays: pd.DataFrame) -> pd.DataFrame
     patients["days_to_first_stay"] = (first - patients["diagnosis_date"]).dt.days.astype("Int64")
     patients["n_stays"] = patients[PATIENT_ID].map(stays.groupby(PATIENT_ID).size()).fillna(0).astype("int64")
     return patients
+
+
+def replica_provenance(manifest: dict, sample_seed: int) -> dict[str, str]:
+    """Parquet metadata for a sampled replica: how it was made and from which links."""
+    import json
+
+    replica = {"mode": manifest["mode"], "generator": manifest["generator"], "model_seed": manifest["seed"],
+               "sample_seed": sample_seed, "versions": manifest["versions"],
+               "model_manifest_sha256": manifest["sha256"]}
+    return {"harmonie.replica": json.dumps(replica, sort_keys=True),
+            "harmonie.lineage": json.dumps(manifest.get("lineage"), sort_keys=True)}

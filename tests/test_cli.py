@@ -1,4 +1,4 @@
-"""The command line: `harmonie simulate` and `harmonie demo`, including bad input."""
+"""The command line: `harmonie simulate`, including bad input (the demo: test_demo.py)."""
 
 import json
 
@@ -88,21 +88,3 @@ def test_output_under_a_file_is_refused(tmp_path):
     target.write_text("x")
     result = run("simulate", "--out", str(target / "sub"), "--cohort", "10", "--snds", "100")
     assert result.exit_code == 2 and "cannot create output directory" in result.output
-
-
-def test_demo_runs_the_pipeline_by_party_and_refuses_a_non_empty_folder(tmp_path):
-    out = tmp_path / "demo"
-    result = run("demo", "--out", str(out))
-    assert result.exit_code == 0, result.output
-    assert "linkage unit:" in result.output and "evaluator: precision" in result.output
-    assert "Simulated population" in result.output
-    assert (out / "linkage_unit" / "run" / "links.parquet").exists()
-    assert (out / "evaluator" / "truth.parquet").exists() and (out / "evaluator" / "evaluation.json").exists()
-    # the linkage unit holds encoded files, the spec and its own outputs, nothing in plaintext
-    received = {p.name for p in (out / "linkage_unit").iterdir()}
-    assert received == {"cohort.encoded.parquet", "snds.encoded.parquet", "spec.toml", "run"}
-    assert not (out / "holder_cohort" / "truth.parquet").exists()
-    assert json.loads((out / "evaluator" / "evaluation.json").read_text())["f1"] > 0.95
-    again = run("demo", "--out", str(out))
-    assert again.exit_code == 2 and "not empty" in again.output
-    assert run("demo", "--out", str(out), "--overwrite", "--scenario", "names").exit_code == 0

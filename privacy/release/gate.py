@@ -23,7 +23,11 @@ from synth.dataset import read_dataset, read_provenance, write_dataset
 
 
 class ReleaseRefused(HarmonieError):
-    """The replica fails the release policy."""
+    """The replica fails the release policy; ``risk`` and ``checks`` hold what was measured."""
+
+    def __init__(self, message: str, risk: dict, checks: list[dict]):
+        super().__init__(message)
+        self.risk, self.checks = risk, checks
 
 
 def _failures(checks: list[dict]) -> str:
@@ -62,7 +66,7 @@ def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Pat
         risk, checks = assess(real, synthetic, control, policy)
     if not all(c["passed"] for c in checks):
         raise ReleaseRefused(f"release refused by the policy: {_failures(checks)}"
-                             + (" (after remediation)" if before else ""))
+                             + (" (after remediation)" if before else ""), risk, checks)
 
     provenance = read_provenance(synthetic_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists()

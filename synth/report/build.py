@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harmonie.errors import InvalidParameter
-from harmonie.io import ensure_output_dir, write_text
+from harmonie.io import ensure_output_dir, write_bytes, write_text
 from harmonie.progress import stage
 from synth.report import plots
 from synth.report.checks import THRESHOLDS, build_checks, verdict
@@ -118,4 +119,7 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
             "forest": plots.forest(report["survival"]["cox"]["terms"], report["survival"]["cox"]["reference_cancer"]),
         }
         write_text(render(report, images), out / "utility.html")
+        figures = ensure_output_dir(out / "figures")  # the same figures as files, for other reports and slides
+        for name, png in images.items():
+            write_bytes(base64.b64decode(png), figures / f"{name}.png")
     return report

@@ -1,0 +1,110 @@
+"""The demo's one-page report for a data-team lead: linkage, replica utility, risk, and the gate.
+
+It summarises what each party produced and points to the full reports (utility and risk,
+inside the release bundle when the gate released it). Figures are embedded, so the page
+travels alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+
+from harmonie.io import write_text
+from harmonie.report_html import fmt, img, page, passed, table
+
+_LINKAGE_FIGURES = (("linkage_unit/run/waterfall.png", "how the match weight of a pair is built"),
+                    ("linkage_unit/run/match_weight_histogram.png", "match weights of candidate pairs"),
+                    ("evaluator/precision_recall.png", "precision and recall against the truth"))
+_UTILITY_FIGURES = (("kaplan_meier.png", "Kaplan-Meier curves, real vs synthetic"),
+                    ("distributions_patients.png", "patient variables, real vs synthetic"),
+                    ("forest.png", "Cox hazard ratios, real vs synthetic"))
+
+
+def _figure(path: Path, alt: str) -> str:
+    return img(base64.b64encode(path.read_bytes()).decode("ascii"), alt) if path.is_file() else ""
+
+
+def _checks_table(checks: list[dict]) -> str:
+    return table(["check", "value", "limit", "result"],
+                 [[escape(c.get("what", c["name"])), fmt(c["value"], 4), f"{escape(c['rule'])} {fmt(c['threshold'], 4)}",
+                   passed(c["passed"])] for c in checks])
+
+
+def _linkage(out: Path, result: dict) -> str:
+    e, s = result["evaluation"], result["link_summary"]
+    est = s.get("estimated", {})
+    rows = [["precision", fmt(est.get("precision"), 4), fmt(e["precision"], 4)],
+            ["recall", fmt(est.get("recall"), 4), fmt(e["recall"], 4)],
+            ["F1", "–", fmt(e["f1"], 4)]]
+    return ("<h2>1. Linkage (linkage unit, on encoded files only)</h2>"
+            "<div class='explain'>The two holders encoded their identifiers with a shared secret the linkage unit "
+            "never sees; the linkage unit compared the encodings and scored pairs with a Fellegi–Sunter model "
+            "trained by EM on the data itself. The model estimates its own precision and recall; because this is "
+            "simulated data, the evaluator can check them against the truth.</div>"
+            + table(["", "model's estimate", "true (against the simulation)"], rows)
+            + f"<p>{s['candidate_pairs']:,} candidate pairs from blocking (pairs completeness "
+              f"{fmt(e['pairs_completeness'], 4)}), {e['links']:,} links; {e['true_pairs']:,} true pairs.</p>"
+            + "".join(_figure(out / path, alt) for path, alt in _LINKAGE_FIGURES))
+
+
+def _analytic(summary: dict) -> str:
+    p = summary["patients"]
+    return ("<h2>2. Analytic dataset (data team)</h2>"
+            "<p>Each holder extracted its linked patients' study variables keyed by linkage id (no names, no NIR, no "
+            "local id); the data team joined them through the links under new patient ids.</p>"
+            + table(["", "patients"], [["cohort records", fmt(p["cohort_records"])], ["linked", fmt(p["linked"])],
+                                      ["quarantined (contradictory records)", fmt(p["quarantined"])],
+                                      ["training (seen by the generator)", fmt(p["train"])],
+                                      ["control (kept aside for risk and utility)", fmt(p["control"])]]))
+
+
+def _utility(reports: Path) -> str:
+    document = json.loads((reports / "utility" / "utility.json").read_text())
+    figures = reports / "utility" / "figures"
+    return (f"<h2>3. Synthetic replica: utility — {escape(document['verdict'])}</h2>"
+            "<div class='explain'>The replica is compared with the real training data on what oncology studies look "
+            "at: survival by cancer type, the effect of stage and age on survival, each variable and the relations "
+            "between them, and a prediction trained on synthetic data and tested on real control patients. Full "
+            f"report: <code>{escape(str(reports / 'utility' / 'utility.html'))}</code>.</div>"
+            + _checks_table(document["checks"])
+            + "".join(_figure(figures / name, alt) for name, alt in _UTILITY_FIGURES))
+
+
+def _risk(reports: Path, released: dict) -> str:
+    document = json.loads((reports / "risk" / "risk.json").read_text())
+    verdict = ("released: a signed bundle was written" if released["released"] else
+               f"refused: {escape(released['refusal'])}")
+    verify = (f"<p>Check it with <code>harmonie release verify {escape(str(released['bundle']))}</code>.</p>"
+              if released["released"] else "")
+    return (f"<h2>4. Re-identification risk and the release gate — {verdict}</h2>"
+            "<div class='explain'>Anonymeter's singling-out, linkability and inference attacks, distances to the "
+            "closest real record and replicated uniques, each compared with the release policy. Full report: "
+            f"<code>{escape(str(reports / 'risk' / 'risk.html'))}</code>.</div>"
+            + _checks_table(document["checks"]) + verify)
+
+
+def _parties(out: Path) -> str:
+    rows = []
+    for party in sorted(p for p in out.iterdir() if p.is_dir()):
+        files = sorted(f.relative_to(party).as_posix() for f in party.iterdir())
+        rows.append([f"<code>{escape(party.name)}/</code>", escape(", ".join(files))])
+    return ("<h2>Who holds what</h2><p>The output folder is laid out by party; only encoded files ever reach the "
+            "linkage unit.</p>" + table(["party", "holds"], rows))
+
+
+def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> Path:
+    released = result["release"]
+    e = result["evaluation"]
+    ok = released["released"]
+    box = (f'<div class="verdict {"ok" if ok else "bad"}"><h2>Linkage F1 {e["f1"]:.4f}; replica '
+           f'{"released" if ok else "refused"} by the release gate</h2>'
+           f"<p>Scale <b>{escape(scale)}</b>, linkage spec <b>{escape(scenario)}</b>: "
+           f"{result['population']['cohort_patients']:,} cohort patients and "
+           f"{result['population']['snds_beneficiaries']:,} SNDS beneficiary ids, simulated.</p></div>")
+    body = (box + _linkage(out, result) + _analytic(released["analytic"]) + _utility(released["reports"])
+            + _risk(released["reports"], released) + _parties(out))
+    return write_text(page("Harmonie demo report", "Simulated cohort ↔ SNDS linkage, synthetic replica and its "
+                           "release, end to end (Harmonie).", body), out / "report.html")
