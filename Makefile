@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean bench-simulate bench-encode bench-link
+.PHONY: demo test venv clean bench-simulate bench-encode bench-link bench-peers bench-peers-run bench-kernel
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,27 @@ bench-encode: $(STAMP)
 bench-link: $(STAMP)
 	$(BIN)/python benchmarks/bench_link.py
 
+# Peers for the benchmarks, in their own venv: clkhash pins cryptography 40, which our stack
+# cannot share; anonlink imports pkg_resources, gone from setuptools 81.
+PEERS       := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP):
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet 'setuptools<81' 'splink==5.0.0' duckdb 'recordlinkage==0.16' \
+		'anonlink==0.15.3' 'clkhash==0.18.3' 'pandas<3' pyarrow psutil
+	@touch $@
+
+bench-peers: $(PEERS_STAMP)
+
+# Every peer and Harmonie on FEBRL 1-4 and the simulated 20,000 x 300,000 scenarios (POP= to reuse one)
+bench-peers-run: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python benchmarks/bench_peers.py $(if $(POP),--population $(POP)) --febrl 1,2,3,4 \
+		--scenarios names,direct,indirect --out benchmarks/results/peers
+
+bench-kernel: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python benchmarks/bench_kernel.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache

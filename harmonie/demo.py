@@ -140,6 +140,8 @@ def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
             write_extract(tables, holder / "extract")
         shutil.copytree(holder / "extract", team / f"extract_{role}", dirs_exist_ok=True)
         extracts[role] = tables
+        report(f"holder {role}: sent the data team " + ", ".join(
+            f"{c['rows_kept']:,} {name} rows" for name, c in counts.items()) + " of linked patients, by linkage id")
     with stage("data team: build the analytic dataset"):
         links_frame = read_table(team / "links.parquet", columns=["left_id", "right_id"]).to_pandas()
         analytic = build_analytic(links_frame, extracts["cohort"], extracts["snds"], seed=seed)
