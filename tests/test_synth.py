@@ -151,3 +151,14 @@ def test_bad_requests_are_one_line_errors(model, analytic, tmp_path):
         fit_model(tiny, tmp_path / "m")
     with pytest.raises(HarmonieError, match="has no patients.parquet"):
         read_dataset(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("generator", ["ctgan", "tvae"])
+def test_neural_generators_fit_sample_reproducibly_and_meet_the_constraints(analytic, tmp_path, generator):
+    fit_model(analytic[0].train, tmp_path / generator, generator=generator, epochs=2, seed=1)
+    first, manifest = sample_model(tmp_path / generator, 200, seed=2)
+    again, _ = sample_model(tmp_path / generator, 200, seed=2)
+    assert manifest["generator"] == generator and len(first["patients"]) == 200
+    assert first["patients"].equals(again["patients"])
+    assert not any(check_constraints(first).values())
