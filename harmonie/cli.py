@@ -41,21 +41,28 @@ class HarmonieGroup(click.Group):
 @click.group(cls=HarmonieGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harmonie")
 @click.option("-q", "--quiet", is_flag=True, help="Do not report progress on stderr.")
-def root(quiet: bool) -> None:
+@click.option("--audit-log", type=click.Path(dir_okay=False), default=None, envvar="HARMONIE_AUDIT_LOG",
+              help="Audit trail to append to [default: $HARMONIE_AUDIT_LOG, else ~/.local/state/harmonie/audit.jsonl].")
+def root(quiet: bool, audit_log: str | None) -> None:
     """Harmonie: privacy-preserving record linkage and synthetic data for oncology real-world data."""
     from harmonie import progress
+    from privacy.audit import trail
 
     progress.set_enabled(not quiet)
+    trail.set_log_path(audit_log)
 
 
 def _assemble() -> click.Group:
     from harmonie.demo import demo
     from linkage.cli import commands as linkage_commands
+    from privacy.audit.trail import instrument
     from privacy.cli import commands as privacy_commands
     from synth.cli import commands as synth_commands
 
-    for command in (*linkage_commands, *privacy_commands, *synth_commands, demo):
-        root.add_command(command)
+    if not root.commands:
+        for command in (*linkage_commands, *privacy_commands, *synth_commands, demo):
+            instrument(command)
+            root.add_command(command)
     return root
 
 

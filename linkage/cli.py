@@ -131,9 +131,12 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     from linkage.encoding import encode_holder, write_encoded
     from linkage.encoding.holder import required_columns
     from linkage.spec import load_spec
+    from privacy.audit.trail import note
     from privacy.keys import load_key, passphrase_from_environment
 
     parsed = load_spec(spec_file)
+    if not in_path.is_file():
+        raise HarmonieError(f"input file {in_path} not found")
     role = holder or _guess_holder(parsed, column_names(in_path, text_encoding))
     holder_spec = parsed.holder(role)
     key = load_key(key_file, passphrase_from_environment())
@@ -156,6 +159,8 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     write_parquet(result.crosswalk, crosswalk_path, metadata=provenance)
     write_parquet(result.rejects, rejects_path, metadata=provenance)
     m = result.metadata
+    note(key_fingerprint=key.fingerprint, spec_hash=parsed.hash,
+         rows={"in": m["rows_in"], "encoded": m["rows_encoded"], "rejected": m["rows_rejected"]})
     click.echo(f"{role}: {m['rows_in']:,} rows read, {m['rows_encoded']:,} encoded, {m['rows_rejected']:,} rejected"
                f" (see {rejects_path})" if m["rows_rejected"] else
                f"{role}: {m['rows_in']:,} rows read, {m['rows_encoded']:,} encoded, 0 rejected")
@@ -186,14 +191,18 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
 def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
          no_charts: bool, keep_candidates: bool, model_path: Path | None) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
-    from linkage.link import link as run_link, write_link_outputs
+    from linkage.link import link as run_link
+    from linkage.link import write_link_outputs
     from linkage.model import load_model
     from linkage.spec import load_spec
+    from privacy.audit.trail import note
 
     model = load_model(model_path) if model_path else None
     result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model)
     write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
+    note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
+         rows={"left": s["left"]["records"], "right": s["right"]["records"], "links": s.get("links", 0)})
     click.echo(f"{s['left']['records']:,} x {s['right']['records']:,} records, {s['candidate_pairs']:,} candidate "
                f"pairs (reduction ratio {s['reduction_ratio']:.6f})")
     for p in s["blocking"]:

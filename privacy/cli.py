@@ -135,4 +135,21 @@ def show_policy() -> None:
     click.echo(DEFAULT_POLICY, nl=False)
 
 
-commands = [keys, risk, release]
+@click.group()
+def audit() -> None:
+    """The audit trail of every command (and, for holders, the attack self-audit of encodings)."""
+
+
+@audit.command("verify")
+@click.argument("log", type=_FILE, required=False)
+@click.option("--expect-head", default=None, help="The head hash you recorded elsewhere: detects truncation too.")
+def audit_verify(log: Path | None, expect_head: str | None) -> None:
+    """Check the audit log's hash chain; name the first edited, removed or reordered entry (exit 2)."""
+    from privacy.audit.trail import log_path
+    from privacy.audit.trail import verify as verify_log
+
+    result = verify_log(log or log_path(), expect_head)
+    click.echo(f"{result['entries']:,} entries, chain intact; head {result['head']}")
+
+
+commands = [keys, risk, release, audit]

@@ -12,6 +12,14 @@ def _quiet():
     progress.set_enabled(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_log(tmp_path_factory):
+    """Commands run by the tests append to a throw-away audit log, never the user's."""
+    import os
+
+    os.environ["HARMONIE_AUDIT_LOG"] = str(tmp_path_factory.mktemp("audit") / "audit.jsonl")
+
+
 @pytest.fixture(scope="session")
 def population():
     """A small default population shared by read-only tests."""
