@@ -175,3 +175,33 @@ def test_risk_report_is_written_and_reproducible(data, tmp_path):
     assert json.loads(documents[0])["sizes"]["used"]["train"] == 1500
     html = (tmp_path / "a" / "risk.html").read_text()
     assert "Anonymeter" in html and "data:image/png;base64," in html
+
+
+def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_after(data, tmp_path):
+    """A copula replica with 5% real training patients slipped in fails on copies; --remediate removes them
+    (and coarsens quasi-identifiers), measures again, releases, and the risk report shows both verdicts."""
+    root, train, _, replica = data
+    leaked = _resampled(train, 8)
+    ids = set(leaked["patients"]["patient_id"].head(len(replica["patients"]) // 20))
+    mixed = {name: pd.concat([frame, leaked[name][leaked[name]["patient_id"].isin(ids)].assign(
+        patient_id=lambda f: "L" + f["patient_id"])], ignore_index=True) for name, frame in replica.items()}
+    write_dataset(mixed, tmp_path / "mixed")
+    new_signing_key(tmp_path / "k", PASSPHRASE)
+    from privacy.release.signing import load_signing_key
+
+    key = load_signing_key(tmp_path / "k", PASSPHRASE)
+    with pytest.raises(ReleaseRefused, match="exact_copies"):
+        release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "refused", signing_key=key)
+    manifest = release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "bundle", signing_key=key,
+                       remediate=True)
+    counts = manifest["remediation"]
+    assert counts["dropped_copies"] + counts["dropped_replicated_uniques"] >= len(ids)
+    assert counts["patients_out"] == counts["patients_in"] - counts["dropped_copies"] - counts[
+        "dropped_replicated_uniques"]
+    risk = json.loads((tmp_path / "bundle" / "risk" / "risk.json").read_text())
+    assert "exact_copies" in {c["name"] for c in risk["before_remediation"]["checks"] if not c["passed"]}
+    assert all(c["passed"] for c in risk["checks"])
+    released = pd.read_parquet(tmp_path / "bundle" / "synthetic" / "patients.parquet")
+    assert not released["patient_id"].str.startswith("L").any()  # every slipped-in real patient is gone
+    assert (released["age_at_diagnosis"] % 5 == 0).all()
+    assert (pd.to_datetime(released["diagnosis_date"]).dt.day == 1).all()
