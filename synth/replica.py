@@ -2,9 +2,10 @@
 
 Two modes:
 
-- ``conditional`` (default, scales to 193,000 patients): a patient-level SDV synthesizer
-  (:mod:`synth.generators`; GaussianCopula, CTGAN or TVAE) and claims generated per
-  synthetic patient from stratum models (:mod:`synth.children`);
+- ``conditional`` (default, scales to 193,000 patients): patient baselines from SDV
+  synthesizers (:mod:`synth.generators`; GaussianCopula, CTGAN or TVAE), survival and care
+  volume from stratified real distributions (:mod:`synth.outcomes`), and claims generated
+  per synthetic patient from stratum models (:mod:`synth.children`);
 - ``hma``: SDV's multi-table HMASynthesizer on patients + stays (:mod:`synth.multi_table`),
   for small datasets only; dispensings are generated as in the conditional mode.
 """
@@ -47,7 +48,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
             synthesizers["patients_stays.pkl"] = fit_hma(train, seed=seed)
         child_tables = ("dispensings",)
     else:
-        with stage(f"fit the patient models ({generator}, one per cancer subtype) on {len(patients):,} patients"):
+        with stage(f"fit the patient models ({generator}, per cancer x subtype x stage) on {len(patients):,} patients"):
             patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
         with stage("fit the outcome model (survival, care volume) by stratum"):
             outcomes = fit_outcomes(patients, seed)
