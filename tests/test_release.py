@@ -66,7 +66,8 @@ def test_copula_replica_passes_the_default_policy(data):
     risk, checks = assess(train, replica, control, POLICY)
     assert not _failed(checks), [c for c in checks if not c["passed"]]
     assert risk["sizes"]["used"]["train"] >= 1000
-    assert all(r["warnings"] == [] for r in risk["singling_out"].values())  # enough queries: no underestimate
+    for r in risk["singling_out"].values():  # enough queries were found: Anonymeter does not warn of an underestimate
+        assert not [w for w in r["warnings"] if "underestimate" in w or "maximum number of attempts" in w]
 
 
 def test_resampled_real_rows_fail_on_singling_out_linkability_and_copies(data):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -52,8 +52,8 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 @contextmanager
-def _capture_warnings() -> Iterator[list[str]]:
-    """Anonymeter warns through logging and ``warnings``; collect both for the report."""
+def _capture_warnings() -> Iterator[Callable[[], list[str]]]:
+    """Anonymeter warns through logging and ``warnings``; yield a function listing both so far."""
     import warnings
 
     messages: list[str] = []
@@ -69,14 +69,14 @@ def _capture_warnings() -> Iterator[list[str]]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            yield messages
-        messages.extend(str(w.message) for w in caught if "anonymeter" in (w.filename or ""))
+            yield lambda: sorted(set(messages) | {str(w.message) for w in caught
+                                                  if "anonymeter" in (w.filename or "")})
     finally:
         logger.removeHandler(handler)
         logger.propagate = previous
 
 
-def _summary(evaluator, n_attacks: int, messages: list[str], **extra) -> dict:
+def _summary(evaluator, n_attacks: int, warnings_so_far: Callable[[], list[str]], **extra) -> dict:
     risk = evaluator.risk(confidence_level=CONFIDENCE)
     results = evaluator.results(confidence_level=CONFIDENCE)
     return {
@@ -84,7 +84,7 @@ def _summary(evaluator, n_attacks: int, messages: list[str], **extra) -> dict:
         "attack_rate": round(float(results.attack_rate.value), 4),
         "baseline_rate": round(float(results.baseline_rate.value), 4),
         "control_rate": round(float(results.control_rate.value), 4) if results.control_rate else None,
-        "n_attacks": n_attacks, "warnings": sorted(set(messages)), **extra,
+        "n_attacks": n_attacks, **extra, "warnings": warnings_so_far(),
     }
 
 
@@ -96,8 +96,8 @@ def singling_out(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataF
         evaluator = SinglingOutEvaluator(ori=train, syn=synthetic, control=control, n_attacks=n_attacks,
                                          n_cols=n_cols, max_attempts=200_000, seed=seed)
         evaluator.evaluate(mode=mode)
-    return _summary(evaluator, n_attacks, messages, successful_queries=len(evaluator.queries()), mode=mode,
-                    n_cols=n_cols if mode == "multivariate" else 1)
+        return _summary(evaluator, n_attacks, messages, successful_queries=len(evaluator.queries()), mode=mode,
+                        n_cols=n_cols if mode == "multivariate" else 1)
 
 
 def linkability(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame, *,
@@ -110,8 +110,8 @@ def linkability(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFr
         evaluator = LinkabilityEvaluator(ori=train, syn=synthetic, control=control, aux_cols=aux_cols,
                                          n_attacks=n_attacks, n_neighbors=n_neighbors)
         evaluator.evaluate(n_jobs=n_jobs)
-    return _summary(evaluator, n_attacks, messages, aux_cols=[list(aux_cols[0]), list(aux_cols[1])],
-                    n_neighbors=n_neighbors)
+        return _summary(evaluator, n_attacks, messages, aux_cols=[list(aux_cols[0]), list(aux_cols[1])],
+                        n_neighbors=n_neighbors)
 
 
 def inference(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame, *, secret: str,
@@ -124,4 +124,4 @@ def inference(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFram
         evaluator = InferenceEvaluator(ori=train, syn=synthetic, control=control, aux_cols=aux, secret=secret,
                                        regression=False, n_attacks=n_attacks)
         evaluator.evaluate(n_jobs=n_jobs)
-    return _summary(evaluator, n_attacks, messages, secret=secret)
+        return _summary(evaluator, n_attacks, messages, secret=secret)
