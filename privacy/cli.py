@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from privacy.audit.attack_cli import attack
+
 
 @click.group()
 def keys() -> None:
@@ -152,4 +154,5 @@ def audit_verify(log: Path | None, expect_head: str | None) -> None:
     click.echo(f"{result['entries']:,} entries, chain intact; head {result['head']}")
 
 
+audit.add_command(attack)
 commands = [keys, risk, release, audit]
