@@ -42,7 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 PASSPHRASE = {"HARMONIE_KEY_PASSPHRASE": "benchmark passphrase, not a secret"}
 TABLES = {"cohort": "cohort_patients", "snds": "snds_beneficiaries"}

@@ -50,7 +50,6 @@ from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, write_text
 from linkage.encoding.encoded_file import read_metadata
 from linkage.normalise.text import ascii_upper
-from privacy.bloom import BloomSettings
 from privacy.audit.attack_patterns import (
     AttackSettings,
     LengthModel,
@@ -66,6 +65,7 @@ from privacy.audit.attack_patterns import (
     qgram_index,
     unbalance,
 )
+from privacy.bloom import BloomSettings
 
 _NOT_LETTER = re.compile(r"[^A-Z]")
 
@@ -349,10 +349,10 @@ def attack_table(table: pa.Table, plans: list[FieldPlan], settings: AttackSettin
 def _shares(guess: np.ndarray, present: np.ndarray, reference: Reference, truth: np.ndarray | None) -> dict:
     guessed = present & (guess >= 0)
     out = {"records_claimed": int(guessed.sum()),
-           "values_claimed": int(len(np.unique(guess[guessed])))}
+           "values_claimed": len(np.unique(guess[guessed]))}
     if truth is None:
         return out
-    known = present & (truth != None)  # noqa: E711 (object array)
+    known = present & (truth != None)
     values = np.array(reference.values + [None], dtype=object)
     correct = known & guessed & (values[guess] == truth)
     wrong = known & guessed & ~correct

@@ -150,8 +150,7 @@ def _holds(word_row, positions_row, size, density):
     for w in range(len(word_row)):
         hit += _popcount64(word_row[w] & positions_row[w])
     bar = density + 4.0 * np.sqrt(density * (1.0 - density) / size)
-    if bar < 0.85:
-        bar = 0.85
+    bar = max(bar, 0.85)
     return hit >= bar * size
 
 
@@ -562,7 +561,7 @@ class FieldIndex:
     inv_indices: np.ndarray
 
     @classmethod
-    def build(cls, index: QgramIndex, n_qgrams: int) -> "FieldIndex":
+    def build(cls, index: QgramIndex, n_qgrams: int) -> FieldIndex:
         value_of = np.repeat(np.arange(len(index.sizes)), index.sizes)
         order = np.argsort(index.indices, kind="stable")
         counts = np.bincount(index.indices, minlength=n_qgrams)
@@ -725,7 +724,6 @@ def _consistent(words: np.ndarray, assigned: np.ndarray, unit_field: np.ndarray,
     units = np.flatnonzero(assigned >= 0)
     if not len(units) or not len(learned.qgrams):
         return out
-    n_bits = words.shape[1] * 64
     inside = _contains(words[units], learned.positions, learned.sizes)
     position_of = np.full(n_qgrams, -1, dtype=np.int64)
     position_of[learned.qgrams] = np.arange(len(learned.qgrams))
