@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned to the CPU build on this machine; otherwise sdv pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the spark extra lets `make test` check the Spark engine against the local one (skipped without Java 17)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	@touch $@
 
 venv: $(STAMP)

@@ -188,8 +188,15 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
               help="Also write every candidate pair (candidates.parquet) so `evaluate` can measure the blocking.")
 @click.option("--model", "model_path", type=FILE,
               help="Score with a saved model.json instead of fitting one (weights comparable between runs).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="Run the plan in this process, or on Apache Spark (pip install 'harmonie[spark]', Java 17): "
+                   "same links and model.")
+@click.option("--spark-master", metavar="URL",
+              help="Spark master for --engine spark: local[2], spark://host:7077, yarn, k8s://... "
+                   "[default: spark-submit's, else local[*]].")
 def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
-         no_charts: bool, keep_candidates: bool, model_path: Path | None) -> None:
+         no_charts: bool, keep_candidates: bool, model_path: Path | None, engine: str = "local",
+         spark_master: str | None = None) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
     from linkage.link import link as run_link
     from linkage.link import write_link_outputs
@@ -197,9 +204,22 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
     from linkage.spec import load_spec
     from privacy.audit.trail import note
 
+    if spark_master and engine != "spark":
+        raise click.UsageError("--spark-master goes with --engine spark")
+    if engine == "spark":
+        from linkage.engines import require_spark
+
+        require_spark()  # before any work: a missing extra or Java is one line
     model = load_model(model_path) if model_path else None
-    result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model)
-    write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
+    if engine == "spark":
+        from linkage.engines.spark import link_spark, write_spark_outputs
+
+        result = link_spark(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model,
+                            master=spark_master, candidates_out=out_dir if keep_candidates else None)
+        write_spark_outputs(result, out_dir, charts=not no_charts)
+    else:
+        result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model)
+        write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
     note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
          rows={"left": s["left"]["records"], "right": s["right"]["records"], "links": s.get("links", 0)})

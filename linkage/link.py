@@ -20,7 +20,7 @@ from harmonie.io import ensure_output_dir, write_parquet, write_text
 from harmonie.progress import stage
 from linkage.blocking import Candidates, block, pass_fields
 from linkage.compare import Comparison, build_comparisons, compare
-from linkage.decide import choose_threshold, expected_quality, one_to_one
+from linkage.decide import Threshold, choose_threshold, expected_quality, one_to_one
 from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding.encoded_file import check_compatible, read_encoded
 from linkage.model import FellegiSunter
@@ -101,11 +101,20 @@ def training_sessions(spec: Spec, candidates: Candidates, comparisons: list[Comp
     pairs having more similar first names, say) for matches. If every pass is that large,
     the smallest one is used.
     """
+    masks = [candidates.pass_mask(i) for i in range(len(spec.blocking))]
+    plan = training_plan(spec, comparisons, [int(mask.sum()) for mask in masks], n_left, max_pairs_per_record)
+    return [(name, masks[index], excluded) for name, index, excluded in plan]
+
+
+def training_plan(spec: Spec, comparisons: list[Comparison], pass_pairs: list[int], n_left: int,
+                  max_pairs_per_record: float) -> list[tuple[str, int, set[int]]]:
+    """:func:`training_sessions` from the number of pairs each pass proposed: (name, pass
+    index, comparisons left out) per session. Shared with engines that hold pair counts,
+    not pair masks."""
     sessions = []
     for i, p in enumerate(spec.blocking):
-        mask = candidates.pass_mask(i)
         excluded = {j for j, c in enumerate(comparisons) if set(c.fields) & forced_fields(spec, p)}
-        sessions.append((p["name"], mask, excluded, int(mask.sum())))
+        sessions.append((p["name"], i, excluded, pass_pairs[i]))
     usable = [s for s in sessions if 0 < s[3] <= max_pairs_per_record * max(n_left, 1)]
     if not usable:
         usable = [min((s for s in sessions if s[3] > 0), key=lambda s: s[3])]
@@ -127,10 +136,7 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
     """
     with stage("load encoded files"):
         left_file, right_file = read_encoded(left_path), read_encoded(right_path)
-        check_compatible(left_file.metadata, right_file.metadata)
-        if left_file.spec_hash != spec.hash:
-            raise HarmonieError(f"the encoded files were made with another spec than {spec.name!r} "
-                                f"(hash {left_file.spec_hash[:12]}... vs {spec.hash[:12]}...)")
+        check_inputs(spec, left_file.metadata, right_file.metadata)
         left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
     settings = spec.model
     seed = int(settings.get("seed", 0))
@@ -178,31 +184,64 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
             stop = min(start + PARTITION_PAIRS, n)
             weights[start:stop] = score_partition(model, frequencies, left, len(right), candidates.left[start:stop],
                                                   levels[start:stop])
-        probability = FellegiSunter.probability(weights)
-        considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
-        kept = considered[one_to_one(candidates.left[considered], candidates.right[considered],
-                                     weights[considered], len(left), len(right))]
-        threshold = threshold if threshold is not None else settings.get("threshold")
-        chosen = choose_threshold(probability[kept]) if threshold is None else \
-            expected_quality(probability[kept], float(threshold))
-        linked = kept[probability[kept] >= chosen.probability]
-        low, high = settings.get("grey_zone", GREY_ZONE)
-        grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
-    summary.update({
-        "status": "linked",
-        "prior_lambda": model.lambda_, "expected_matches": model.expected_matches_,
-        "em_iterations": model.n_iter_, "em_converged": model.converged_,
-        "one_to_one_pairs": int(len(kept)), "links": int(len(linked)), "grey_zone_pairs": int(len(grey)),
-        "threshold": {"probability": chosen.probability, "chosen": "given" if threshold is not None else
-                      "max expected F1 (at least 0.5)"},
-        "em_sessions": model.sessions_,
-        "estimated": {"precision": chosen.expected_precision, "recall": chosen.expected_recall,
-                      "f1": chosen.expected_f1},
-    })
+        decision = decide(candidates.left, candidates.right, weights, len(left), len(right), threshold, settings)
+        linked, grey = decision.linked, decision.grey
+    summary.update(decision_summary(model, decision))
     names = [c.name for c in comparisons]
     links = _pairs_table(candidates, linked, left, right, weights, levels, names)
     grey_zone = _pairs_table(candidates, grey, left, right, weights, levels, names)
     return LinkResult(links, grey_zone, model, summary, candidates, weights, levels, left.ids, right.ids)
+
+
+def check_inputs(spec: Spec, left_metadata: dict, right_metadata: dict) -> None:
+    """Both files from the same secret and spec, two holders, and that spec is ``spec``."""
+    check_compatible(left_metadata, right_metadata)
+    if left_metadata["spec_hash"] != spec.hash:
+        raise HarmonieError(f"the encoded files were made with another spec than {spec.name!r} "
+                            f"(hash {left_metadata['spec_hash'][:12]}... vs {spec.hash[:12]}...)")
+
+
+@dataclass
+class Decision:
+    kept: np.ndarray    # positions (into the arrays given to :func:`decide`) of the one-to-one pairs
+    linked: np.ndarray  # of those, the links
+    grey: np.ndarray    # of those, the grey zone
+    chosen: Threshold
+    threshold_given: bool
+
+
+def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, n_left: int, n_right: int,
+           threshold: float | None, settings: dict) -> Decision:
+    """One-to-one assignment, threshold and grey zone over scored pairs in candidate order
+    (ascending left row, then right row). Pairs below ``ASSIGNMENT_FLOOR`` may be left out
+    beforehand: they are never considered."""
+    probability = FellegiSunter.probability(weights)
+    considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
+    kept = considered[one_to_one(left_rows[considered], right_rows[considered], weights[considered],
+                                 n_left, n_right)]
+    threshold = threshold if threshold is not None else settings.get("threshold")
+    chosen = choose_threshold(probability[kept]) if threshold is None else \
+        expected_quality(probability[kept], float(threshold))
+    linked = kept[probability[kept] >= chosen.probability]
+    low, high = settings.get("grey_zone", GREY_ZONE)
+    grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
+    return Decision(kept, linked, grey, chosen, threshold is not None)
+
+
+def decision_summary(model: FellegiSunter, decision: Decision) -> dict:
+    chosen = decision.chosen
+    return {
+        "status": "linked",
+        "prior_lambda": model.lambda_, "expected_matches": model.expected_matches_,
+        "em_iterations": model.n_iter_, "em_converged": model.converged_,
+        "one_to_one_pairs": int(len(decision.kept)), "links": int(len(decision.linked)),
+        "grey_zone_pairs": int(len(decision.grey)),
+        "threshold": {"probability": chosen.probability, "chosen": "given" if decision.threshold_given else
+                      "max expected F1 (at least 0.5)"},
+        "em_sessions": model.sessions_,
+        "estimated": {"precision": chosen.expected_precision, "recall": chosen.expected_recall,
+                      "f1": chosen.expected_f1},
+    }
 
 
 def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords, right: EncodedRecords,

@@ -172,8 +172,13 @@ class FellegiSunter:
 
     def _em(self, levels: np.ndarray, included: list[int], start: list[np.ndarray], max_lambda: float):
         """EM for m and the share of matches on one session's patterns, u held fixed."""
+        patterns, counts = pattern_counts(levels, [self.comparisons[j] for j in included])
+        return self.em_from_counts(patterns, counts, included, start, max_lambda)
+
+    def em_from_counts(self, patterns: np.ndarray, counts: np.ndarray, included: list[int],
+                       start: list[np.ndarray], max_lambda: float):
+        """EM on distinct agreement patterns and their counts (what a cluster aggregates), u held fixed."""
         comparisons = [self.comparisons[j] for j in included]
-        patterns, counts = pattern_counts(levels, comparisons)
         counts = counts.astype(float)
         m = [np.asarray(s, dtype=float) for s in start]
         log_u = self._log_table([self.u_[j] for j in included], patterns)
