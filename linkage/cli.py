@@ -278,4 +278,6 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
     click.echo(f"wrote {report['paths']['json']} and {report['paths']['curve']}")
 
 
-commands = [simulate, spec, encode, link, evaluate]
+from linkage.bench import bench  # the command lives with its library function
+
+commands = [simulate, spec, encode, link, evaluate, bench]

@@ -1,0 +1,146 @@
+"""``harmonie bench``: the match-quality study on the user's own encoded files.
+
+Given two encoded files, their spec and the true pairs, it links them exactly as
+``harmonie link`` does and reports precision, recall and F1 at the model's own threshold,
+the blocking's pairs completeness and reduction ratio, the model's own estimate of its
+precision and recall (to see whether it can be trusted where no truth exists), the time
+taken and the peak memory. Truth is in the holders' local ids, mapped through both
+crosswalks, or, without crosswalks, directly in linkage ids.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from harmonie.errors import HarmonieError
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+DIRECTORY = click.Path(file_okay=False, path_type=Path)
+
+
+def bench_linkage(spec_path: str | Path, left_path: str | Path, right_path: str | Path, truth: pd.DataFrame, *,
+                  left_crosswalk: pd.DataFrame | None = None, right_crosswalk: pd.DataFrame | None = None,
+                  duplicates: pd.DataFrame | None = None, threshold: float | None = None):
+    """Link and measure against truth; returns (report dict, LinkResult)."""
+    import pandas as pd
+
+    from harmonie.progress import peak_rss_gb
+    from linkage.evaluate import evaluate_links, pairs_completeness, truth_pairs
+    from linkage.link import link
+    from linkage.spec import load_spec
+
+    if (left_crosswalk is None) != (right_crosswalk is None):
+        raise HarmonieError("give both crosswalks (truth in local ids) or neither (truth in linkage ids)")
+    spec = load_spec(spec_path)
+    start = time.perf_counter()
+    result = link(spec, left_path, right_path, threshold=threshold)
+    link_seconds = time.perf_counter() - start
+    link_rss = peak_rss_gb()
+
+    t0 = time.perf_counter()
+    if left_crosswalk is None:  # truth already in linkage ids: identity crosswalks
+        left_crosswalk = pd.DataFrame({"local_id": result.left_ids.to_pylist()})
+        left_crosswalk["linkage_id"] = left_crosswalk.local_id
+        right_crosswalk = pd.DataFrame({"local_id": result.right_ids.to_pylist()})
+        right_crosswalk["linkage_id"] = right_crosswalk.local_id
+    links = result.links.select(["left_id", "right_id", "match_probability"]).to_pandas()
+    report = evaluate_links(links, truth, left_crosswalk, right_crosswalk, duplicates)
+    pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
+    if len(truth) and not pairs.pairs:
+        raise HarmonieError("none of the truth pairs is among the encoded records: truth in local ids needs "
+                            "--left-crosswalk and --right-crosswalk, and truth in linkage ids needs neither")
+    summary = result.summary
+    report["pairs_completeness"] = pairs_completeness(
+        result.candidates.left, result.candidates.right, result.left_ids.to_pylist(), result.right_ids.to_pylist(),
+        pairs) if len(result.candidates) else 0.0
+    report.update({
+        "spec": spec.name, "left_records": summary["left"]["records"], "right_records": summary["right"]["records"],
+        "status": summary["status"], "candidate_pairs": summary["candidate_pairs"],
+        "reduction_ratio": summary["reduction_ratio"], "threshold": summary.get("threshold"),
+        "estimated": summary.get("estimated"), "truth_rows_not_encoded": pairs.unmapped,
+        "seconds": {"link": round(link_seconds, 2), "evaluate": round(time.perf_counter() - t0, 2)},
+        "peak_rss_gb": {"link": round(link_rss, 2), "whole": round(peak_rss_gb(), 2)},
+    })
+    return report, result
+
+
+def render_markdown(report: dict) -> str:
+    e = report.get("estimated") or {}
+    threshold = report.get("threshold") or {}
+    rows = [
+        ("precision", f"{report['precision']:.4f}"), ("recall", f"{report['recall']:.4f}"),
+        ("F1", f"**{report['f1']:.4f}**"),
+        ("links (correct / false)",
+         f"{report['links']:,} ({report['true_positives']:,} / {report['false_positives']:,})"),
+        ("true pairs (missed)", f"{report['true_pairs']:,} ({report['false_negatives']:,})"),
+        ("model's own estimate: precision / recall",
+         f"{e['precision']:.4f} / {e['recall']:.4f}" if e else "–"),
+        ("threshold (match probability)",
+         f"{threshold['probability']:.3f} ({threshold['chosen']})" if threshold else "–"),
+        ("candidate pairs", f"{report['candidate_pairs']:,}"),
+        ("pairs completeness (true pairs among candidates)", f"{report['pairs_completeness']:.4f}"),
+        ("reduction ratio", f"{report['reduction_ratio']:.6f}"),
+        ("time: link / evaluate (s)", f"{report['seconds']['link']:.1f} / {report['seconds']['evaluate']:.1f}"),
+        ("peak RSS: link / whole (GB)", f"{report['peak_rss_gb']['link']:.2f} / {report['peak_rss_gb']['whole']:.2f}"),
+    ]
+    lines = [f"# Match quality: {report['left_records']:,} x {report['right_records']:,} records, "
+             f"spec {report['spec']!r}", "", "| measure | value |", "|---|---:|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    if report.get("truth_rows_not_encoded"):
+        lines += ["", f"{report['truth_rows_not_encoded']:,} truth rows name records that were not encoded "
+                      "(rejected at the holder); they count as missed."]
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--left", "left_path", required=True, type=FILE, help="Encoded file of the first holder.")
+@click.option("--right", "right_path", required=True, type=FILE, help="Encoded file of the second holder.")
+@click.option("--spec", "spec_file", required=True, type=FILE, help="The linkage spec both files were encoded with.")
+@click.option("--truth", "truth_path", required=True, type=FILE,
+              help="True pairs: two columns (left id, right id), in local ids with the crosswalks, else linkage ids.")
+@click.option("--left-crosswalk", type=FILE, help="The first holder's crosswalk (when truth is in local ids).")
+@click.option("--right-crosswalk", type=FILE, help="The second holder's crosswalk (when truth is in local ids).")
+@click.option("--duplicates", "duplicates_path", type=FILE,
+              help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Match probability above which a pair is a link [default: chosen by the model].")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
+              help="Folder for bench.md, bench.json and the link outputs (links, model, summary).")
+def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, left_crosswalk: Path | None,
+          right_crosswalk: Path | None, duplicates_path: Path | None, threshold: float | None, out_dir: Path) -> None:
+    """Link two encoded files and measure the result against known true pairs.
+
+    Reports precision, recall and F1 at the model's threshold, the blocking's pairs
+    completeness, the model's own estimate of its quality, time and peak memory.
+    """
+    from harmonie.io import ensure_output_dir, read_table, write_text
+    from linkage.link import write_link_outputs
+
+    if (left_crosswalk is None) != (right_crosswalk is None):
+        raise HarmonieError("give both --left-crosswalk and --right-crosswalk (truth in local ids) or neither "
+                            "(truth in linkage ids)")
+    out = ensure_output_dir(out_dir)  # fail before linking, not after
+    truth = read_table(truth_path, what="truth").to_pandas()
+    crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
+                  for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
+    duplicates = read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None
+    report, result = bench_linkage(spec_file, left_path, right_path, truth, left_crosswalk=crosswalks[0],
+                                   right_crosswalk=crosswalks[1], duplicates=duplicates, threshold=threshold)
+    write_link_outputs(result, out, charts=False)
+    report["paths"] = {"markdown": str(out / "bench.md"), "json": str(out / "bench.json")}
+    write_text(json.dumps(report, indent=2, default=str) + "\n", out / "bench.json")
+    write_text(render_markdown(report), out / "bench.md")
+    click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
+               f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
+               f"{report['false_positives']:,} false links)")
+    click.echo(f"pairs completeness {report['pairs_completeness']:.4f}, {report['candidate_pairs']:,} candidate pairs; "
+               f"link {report['seconds']['link']:.1f} s, peak RSS {report['peak_rss_gb']['whole']:.2f} GB")
+    click.echo(f"wrote {out / 'bench.md'} and {out / 'bench.json'}")
