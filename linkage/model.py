@@ -121,13 +121,20 @@ class FellegiSunter:
             self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
                                    "left_out": [self.comparisons[j].name for j in sorted(excluded)],
                                    "iterations": iterations, "converged": converged})
+        patterns, counts = pattern_counts(levels, self.comparisons)
+        return self.finish_fit(estimates, patterns, counts, total_pairs)
+
+    def finish_fit(self, estimates: list[list[tuple[np.ndarray, float]]], patterns: np.ndarray, counts: np.ndarray,
+                   total_pairs: int) -> FellegiSunter:
+        """After the sessions' EM: pool their m estimates, then a leave-one-out M-step over all candidate
+        pairs (``patterns`` with their ``counts``) and the prior. Shared by the local and Spark engines."""
+        n = int(counts.sum())
         estimated = [bool(e) and sum(w for _, w in e) > 0 for e in estimates]
         self.m_ = [sum(m * w for m, w in e) / sum(w for _, w in e) if ok else self._default_m(c)
                    for e, ok, c in zip(estimates, estimated, self.comparisons)]
         # leave-one-out M-step: each comparison's m from the posterior the *other* comparisons
         # give over all candidates, so no comparison's own estimate reinforces itself, and the
         # ones every pass forced or biased are estimated where they vary
-        patterns, counts = pattern_counts(levels, self.comparisons)
         usable = [j for j, ok in enumerate(estimated) if ok]
         unestimated = [k for k, ok in enumerate(estimated) if not ok]
         if unestimated and usable:  # first the ones no session estimated, from those that were

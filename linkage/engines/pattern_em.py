@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from linkage.compare import Comparison
-from linkage.model import LOO_MIN_CONFIDENT, FellegiSunter, pattern_counts
+from linkage.model import FellegiSunter, pattern_counts
 
 
 def pattern_count_table(levels: np.ndarray, proposed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,25 +113,5 @@ def fit_from_pattern_counts(model: FellegiSunter, patterns: np.ndarray, bits: np
         model.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
                                 "left_out": [model.comparisons[j].name for j in sorted(excluded)],
                                 "iterations": iterations, "converged": converged})
-    estimated = [bool(e) and sum(w for _, w in e) > 0 for e in estimates]
-    model.m_ = [sum(m * w for m, w in e) / sum(w for _, w in e) if ok else model._default_m(c)
-                for e, ok, c in zip(estimates, estimated, model.comparisons)]
     all_patterns, all_counts = _ordered_counts(patterns, counts, everything, model.comparisons)
-    usable = [j for j, ok in enumerate(estimated) if ok]
-    unestimated = [k for k, ok in enumerate(estimated) if not ok]
-    if unestimated and usable:
-        model._fit_prior(all_patterns, all_counts, total_pairs, usable)
-        for j in unestimated:
-            model.m_[j] = model._loo_m_step(all_patterns, all_counts, j, usable)[0]
-    model._fit_prior(all_patterns, all_counts, total_pairs, everything)
-    refined = []
-    for j in everything:
-        m, confident = model._loo_m_step(all_patterns, all_counts, j, [k for k in everything if k != j])
-        refined.append(m if confident >= LOO_MIN_CONFIDENT else model.m_[j])
-    model.m_ = refined
-    model.sessions_.append({"session": "leave-one-out M-step over all candidate pairs", "pairs": n,
-                            "iterations": 1, "converged": True, "left_out": []})
-    model.n_iter_ = max((s["iterations"] for s in model.sessions_), default=0)
-    model.converged_ = all(s["converged"] for s in model.sessions_)
-    model._fit_prior(all_patterns, all_counts, total_pairs, everything)
-    return model
+    return model.finish_fit(estimates, all_patterns, all_counts, total_pairs)
