@@ -10,7 +10,7 @@ from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
-def _popcount64(x):
+def popcount64(x):
     # LLVM turns this into the ctpop instruction on CPUs that have POPCNT
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
@@ -26,7 +26,7 @@ def popcounts(filters):
     for i in prange(n):
         total = 0
         for w in range(words):
-            total += _popcount64(filters[i, w])
+            total += popcount64(filters[i, w])
         out[i] = total
     return out
 
@@ -46,7 +46,7 @@ def dice_pairs(left, right, left_ones, right_ones, li, ri):
             continue
         common = 0
         for w in range(words):
-            common += _popcount64(left[a, w] & right[b, w])
+            common += popcount64(left[a, w] & right[b, w])
         out[k] = 2.0 * common / total
     return out
 

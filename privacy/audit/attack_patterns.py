@@ -43,6 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from linkage.kernels import (  # one popcount kernel, shared with the linkage engine
+    popcount64,
+    popcounts,
+)
+
 PAD = "_"
 
 
@@ -102,26 +107,6 @@ def qgram_index(values_per_field: list[list[str]], q: int) -> tuple[dict[str, in
 # --------------------------------------------------------------------------- kernels
 
 
-@njit(cache=True, inline="always")
-def _popcount64(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
-
-
-@njit(cache=True)
-def popcounts(words):
-    n, w = words.shape
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        total = 0
-        for k in range(w):
-            total += _popcount64(words[i, k])
-        out[i] = total
-    return out
-
-
 @njit(cache=True)
 def _accumulate(counts, support, words, pair_units, pair_values, indptr, indices):
     """counts[g, pos] += 1 for every set bit of every aligned filter whose value holds g."""
@@ -148,7 +133,7 @@ def _holds(word_row, positions_row, size, density):
         return False
     hit = 0
     for w in range(len(word_row)):
-        hit += _popcount64(word_row[w] & positions_row[w])
+        hit += popcount64(word_row[w] & positions_row[w])
     bar = density + 4.0 * np.sqrt(density * (1.0 - density) / size)
     bar = max(bar, 0.85)
     return hit >= bar * size
@@ -166,7 +151,7 @@ def _explain(words, positions, sizes, checkmask):
     for i in prange(n):
         ones = 0
         for w in range(n_words):
-            ones += _popcount64(words[i, w])
+            ones += popcount64(words[i, w])
         density = ones / bits
         pred = np.zeros(n_words, dtype=np.uint64)
         for g in range(n_learned):
@@ -176,8 +161,8 @@ def _explain(words, positions, sizes, checkmask):
         rest = 0
         covered = 0
         for w in range(n_words):
-            rest += _popcount64(words[i, w] & ~pred[w] & checkmask[w])
-            covered += _popcount64(pred[w] & words[i, w] & checkmask[w])
+            rest += popcount64(words[i, w] & ~pred[w] & checkmask[w])
+            covered += popcount64(pred[w] & words[i, w] & checkmask[w])
         unexplained[i] = rest
         explained[i] = covered
     return unexplained, explained
@@ -192,7 +177,7 @@ def _contains(words, positions, sizes):
     for i in prange(n):
         ones = 0
         for w in range(n_words):
-            ones += _popcount64(words[i, w])
+            ones += popcount64(words[i, w])
         density = ones / bits
         for g in range(positions.shape[0]):
             out[i, g] = _holds(words[i], positions[g], sizes[g], density)
@@ -317,7 +302,7 @@ def _common_bits(a, b):
         for j in range(b.shape[0]):
             total = 0
             for w in range(a.shape[1]):
-                total += _popcount64(a[i, w] & b[j, w])
+                total += popcount64(a[i, w] & b[j, w])
             out[i, j] = total
     return out
 
