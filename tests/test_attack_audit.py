@@ -228,7 +228,7 @@ def small_files(tmp_path_factory, holder):
     ("missing_encoded", "not found"),
     ("not_encoded", "not a Harmonie encoded file"),
     ("reference_columns", "lacks column(s)"),
-    ("reference_not_parquet", "not a readable Parquet file"),
+    ("reference_not_parquet", "cannot read reference list file"),
     ("reference_negative", "must not be negative"),
     ("unknown_field", "has no column 'nope'"),
     ("token_field", "is not a Bloom-filter column"),

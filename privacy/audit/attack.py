@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from harmonie.errors import HarmonieError
-from harmonie.io import ensure_output_dir, write_text
+from harmonie.io import ensure_output_dir, read_table, write_text
 from linkage.encoding.encoded_file import read_metadata
 from linkage.normalise.text import ascii_upper
 from privacy.audit.attack_patterns import (
@@ -108,13 +108,7 @@ def reference_from_pairs(values, counts) -> Reference:
 def read_reference(path: str | Path) -> Reference:
     """A name-frequency list: Parquet with columns ``value`` (text) and ``count`` (number >= 0)."""
     path = Path(path)
-    if not path.is_file():
-        raise HarmonieError(f"reference list {path} not found")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise HarmonieError(f"reference list {path} is not a readable Parquet file "
-                            f"({str(exc).splitlines()[0]})") from None
+    table = read_table(path, what="reference list")
     missing = [c for c in ("value", "count") if c not in table.column_names]
     if missing:
         raise HarmonieError(f"reference list {path} lacks column(s) {', '.join(missing)} (needs value, count)")
@@ -383,13 +377,7 @@ def read_truth(path: str | Path, table: pa.Table, fields: list[str]) -> dict[str
     single field is attacked, a column ``value``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise HarmonieError(f"plaintext truth {path} not found")
-    try:
-        truth = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise HarmonieError(f"plaintext truth {path} is not a readable Parquet file "
-                            f"({str(exc).splitlines()[0]})") from None
+    truth = read_table(path, what="plaintext truth")
     if "linkage_id" not in truth.column_names:
         raise HarmonieError(f"plaintext truth {path} lacks column linkage_id")
     columns = {}
