@@ -368,6 +368,19 @@ def refine_alignment(words: np.ndarray, counts: np.ndarray, classes: np.ndarray,
         c = counts[frequent[k]]
         candidates_of.append(np.flatnonzero((index.sizes == classes[frequent[k]]) & (expected * widen >= c)
                                             & (expected <= c * widen)))
+    def fits(k: int, candidates: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        diff = np.abs(_overlaps(index, candidates, value[anchors]) - estimate[k, anchors][None, :])
+        return np.flatnonzero((diff.max(axis=1) <= 1) & (diff.sum(axis=1) <= 1 + 0.15 * len(anchors)))
+
+    return _grow_alignment(value, candidates_of, fits, frequent, len(words))
+
+
+def _grow_alignment(value: np.ndarray, candidates_of: list[np.ndarray], fits, frequent: np.ndarray,
+                    n_units: int) -> np.ndarray:
+    """Grow an alignment of frequent units to names from its anchors (``value`` >= 0), in place:
+    each unaligned unit takes the one free candidate that ``fits(k, candidates, anchors)``
+    against every anchor, when no other unit claims the same name; repeat until stable.
+    Returns the names per unit of the whole file (-1 where none)."""
     while True:
         anchors = np.flatnonzero(value >= 0)
         taken = set(value[anchors].tolist())
@@ -376,16 +389,15 @@ def refine_alignment(words: np.ndarray, counts: np.ndarray, classes: np.ndarray,
             candidates = np.array([v for v in candidates_of[k] if v not in taken], dtype=np.int64)
             if not len(candidates):
                 continue
-            diff = np.abs(_overlaps(index, candidates, value[anchors]) - estimate[k, anchors][None, :])
-            fits = np.flatnonzero((diff.max(axis=1) <= 1) & (diff.sum(axis=1) <= 1 + 0.15 * len(anchors)))
-            if len(fits) == 1:
-                resolved.setdefault(int(candidates[fits[0]]), []).append(int(k))
+            found = fits(k, candidates, anchors)
+            if len(found) == 1:
+                resolved.setdefault(int(candidates[found[0]]), []).append(int(k))
         added = [(ks[0], v) for v, ks in resolved.items() if len(ks) == 1]
         if not added:
             break
         for k, v in added:
             value[k] = v
-    out = np.full(len(words), -1, dtype=np.int64)
+    out = np.full(n_units, -1, dtype=np.int64)
     out[frequent] = value
     return out
 
@@ -844,28 +856,13 @@ def refine_by_distance(words: np.ndarray, counts: np.ndarray, seeds: np.ndarray,
     sizes = index.sizes
     candidates_of = [np.flatnonzero((expected * widen >= counts[u]) & (expected <= counts[u] * widen))
                      for u in frequent]
-    while True:
-        anchors = np.flatnonzero(value >= 0)
-        taken = set(value[anchors].tolist())
-        resolved: dict[int, list[int]] = {}
-        for k in np.flatnonzero(value < 0):
-            candidates = np.array([v for v in candidates_of[k] if v not in taken], dtype=np.int64)
-            if not len(candidates):
-                continue
-            shared = _overlaps(index, candidates, value[anchors])
-            original = expected_distance(model, sizes[candidates][:, None], sizes[value[anchors]][None, :], shared)
-            predicted = observed_distance(original, model.bits, balanced, folded)
-            slope = np.abs(observed_distance(original + 1, model.bits, balanced, folded) - predicted)
-            spread = np.sqrt((20.0 * slope) ** 2 + (predicted if folded else 0.0))
-            z = np.abs(distance[k, anchors][None, :] - predicted) / np.maximum(spread, 1.0)
-            fits = np.flatnonzero((z.max(axis=1) <= 3.0) & (z.mean(axis=1) <= 1.5))
-            if len(fits) == 1:
-                resolved.setdefault(int(candidates[fits[0]]), []).append(int(k))
-        added = [(ks[0], v) for v, ks in resolved.items() if len(ks) == 1]
-        if not added:
-            break
-        for k, v in added:
-            value[k] = v
-    out = np.full(len(words), -1, dtype=np.int64)
-    out[frequent] = value
-    return out
+    def fits(k: int, candidates: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        shared = _overlaps(index, candidates, value[anchors])
+        original = expected_distance(model, sizes[candidates][:, None], sizes[value[anchors]][None, :], shared)
+        predicted = observed_distance(original, model.bits, balanced, folded)
+        slope = np.abs(observed_distance(original + 1, model.bits, balanced, folded) - predicted)
+        spread = np.sqrt((20.0 * slope) ** 2 + (predicted if folded else 0.0))
+        z = np.abs(distance[k, anchors][None, :] - predicted) / np.maximum(spread, 1.0)
+        return np.flatnonzero((z.max(axis=1) <= 3.0) & (z.mean(axis=1) <= 1.5))
+
+    return _grow_alignment(value, candidates_of, fits, frequent, len(words))
