@@ -17,15 +17,12 @@ def _pyplot():
     return plt
 
 
-def link_charts(result, out: Path) -> dict[str, Path]:
+def weight_histogram(path: Path, weights: np.ndarray, threshold_p: float, counts: np.ndarray | None = None) -> Path:
+    """Match weights of all candidate pairs (``counts``: how many pairs have each weight, if aggregated)."""
     plt = _pyplot()
-    paths = {}
-    model, weights = result.model, result.weights
-    threshold_p = result.summary["threshold"]["probability"]
     threshold_w = float(np.log2(threshold_p / (1 - threshold_p))) if 0 < threshold_p < 1 else 0.0
-
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.hist(weights, bins=120, color="#4477aa")
+    ax.hist(weights, bins=120, weights=counts, color="#4477aa")
     ax.set_yscale("log")
     ax.axvline(threshold_w, color="#cc3311", linestyle="--", label=f"threshold (p = {threshold_p:.2f})")
     ax.set_xlabel("match weight (log2 odds)")
@@ -33,9 +30,16 @@ def link_charts(result, out: Path) -> dict[str, Path]:
     ax.set_title("Match weights of all candidate pairs")
     ax.legend()
     fig.tight_layout()
-    paths["weight_histogram"] = out / "match_weight_histogram.png"
-    fig.savefig(paths["weight_histogram"], dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def link_charts(result, out: Path) -> dict[str, Path]:
+    plt = _pyplot()
+    model = result.model
+    threshold_p = result.summary["threshold"]["probability"]
+    paths = {"weight_histogram": weight_histogram(out / "match_weight_histogram.png", result.weights, threshold_p)}
 
     rows = len(model.comparisons)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 1.6 * rows + 0.8), squeeze=False)

@@ -552,24 +552,8 @@ def write_spark_outputs(result: SparkLinkResult, out_dir, *, charts: bool = True
     if candidates.exists():
         paths["candidates"] = candidates
     if "weight_histogram" in paths and result.weight_values is not None:
-        _weight_histogram(result, paths["weight_histogram"])
+        from linkage.charts import weight_histogram
+
+        weight_histogram(paths["weight_histogram"], result.weight_values, result.summary["threshold"]["probability"],
+                         result.weight_counts)
     return paths
-
-
-def _weight_histogram(result: SparkLinkResult, path: Path) -> None:
-    from linkage.charts import _pyplot
-
-    plt = _pyplot()
-    threshold_p = result.summary["threshold"]["probability"]
-    threshold_w = float(np.log2(threshold_p / (1 - threshold_p))) if 0 < threshold_p < 1 else 0.0
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.hist(result.weight_values, bins=120, weights=result.weight_counts, color="#4477aa")
-    ax.set_yscale("log")
-    ax.axvline(threshold_w, color="#cc3311", linestyle="--", label=f"threshold (p = {threshold_p:.2f})")
-    ax.set_xlabel("match weight (log2 odds)")
-    ax.set_ylabel("candidate pairs (log scale)")
-    ax.set_title("Match weights of all candidate pairs")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
