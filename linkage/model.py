@@ -113,14 +113,8 @@ class FellegiSunter:
             pairs = int(mask.sum())
             if not included or pairs == 0:
                 continue
-            start = [self._default_m(self.comparisons[j]) for j in included]
-            m, lam, iterations, converged = self._em(levels[mask][:, included], included, start,
-                                                     min(1.0, max_matches / pairs))
-            for k, j in enumerate(included):
-                estimates[j].append((m[k], lam * pairs))
-            self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
-                                   "left_out": [self.comparisons[j].name for j in sorted(excluded)],
-                                   "iterations": iterations, "converged": converged})
+            patterns, counts = pattern_counts(levels[mask][:, included], [self.comparisons[j] for j in included])
+            self.fit_session(name, patterns, counts, included, excluded, max_matches, estimates)
         patterns, counts = pattern_counts(levels, self.comparisons)
         return self.finish_fit(estimates, patterns, counts, total_pairs)
 
@@ -177,10 +171,20 @@ class FellegiSunter:
         start = np.geomspace(1.0, 0.02, c.n_levels)  # agreement levels likely among matches
         return start / start.sum()
 
-    def _em(self, levels: np.ndarray, included: list[int], start: list[np.ndarray], max_lambda: float):
-        """EM for m and the share of matches on one session's patterns, u held fixed."""
-        patterns, counts = pattern_counts(levels, [self.comparisons[j] for j in included])
-        return self.em_from_counts(patterns, counts, included, start, max_lambda)
+    def fit_session(self, name: str, patterns: np.ndarray, counts: np.ndarray, included: list[int],
+                    excluded: set[int], max_matches: int, estimates: list[list[tuple[np.ndarray, float]]]) -> None:
+        """EM on one session's distinct patterns (over the comparisons ``included``); its m estimates,
+        weighted by the matches it expects, go to ``estimates`` and its report to ``sessions_``.
+        Shared by the local and Spark engines."""
+        pairs = int(counts.sum())
+        start = [self._default_m(self.comparisons[j]) for j in included]
+        m, lam, iterations, converged = self.em_from_counts(patterns, counts, included, start,
+                                                            min(1.0, max_matches / pairs))
+        for k, j in enumerate(included):
+            estimates[j].append((m[k], lam * pairs))
+        self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
+                               "left_out": [self.comparisons[j].name for j in sorted(excluded)],
+                               "iterations": iterations, "converged": converged})
 
     def em_from_counts(self, patterns: np.ndarray, counts: np.ndarray, included: list[int],
                        start: list[np.ndarray], max_lambda: float):

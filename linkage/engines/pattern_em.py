@@ -103,15 +103,8 @@ def fit_from_pattern_counts(model: FellegiSunter, patterns: np.ndarray, bits: np
         pairs = int(counts[mask].sum())
         if not included or pairs == 0:
             continue
-        start = [model._default_m(model.comparisons[j]) for j in included]
         session_patterns, session_counts = _ordered_counts(patterns[mask], counts[mask], included,
                                                            [model.comparisons[j] for j in included])
-        m, lam, iterations, converged = model.em_from_counts(session_patterns, session_counts, included, start,
-                                                        min(1.0, max_matches / pairs))
-        for k, j in enumerate(included):
-            estimates[j].append((m[k], lam * pairs))
-        model.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
-                                "left_out": [model.comparisons[j].name for j in sorted(excluded)],
-                                "iterations": iterations, "converged": converged})
+        model.fit_session(name, session_patterns, session_counts, included, excluded, max_matches, estimates)
     all_patterns, all_counts = _ordered_counts(patterns, counts, everything, model.comparisons)
     return model.finish_fit(estimates, all_patterns, all_counts, total_pairs)
