@@ -66,12 +66,20 @@ def spec() -> None:
 @click.argument("name", type=click.Choice(["direct", "names", "indirect"]))
 @click.option("--out", "out_path", type=FILE,
               help="Write the spec to this file instead of printing it.")
-def spec_example(name: str, out_path: Path | None) -> None:
+@click.option("--with-given-names", is_flag=True,
+              help="names only: switch on the opt-in given-name fields. The linkage unit can then name the "
+                   "commonest given names of ~7-11% of records (see the spec's comments).")
+def spec_example(name: str, out_path: Path | None, with_given_names: bool) -> None:
     """Print (or write) the example spec of a scenario: direct, names or indirect."""
     from harmonie.io import write_text
     from linkage.spec import example_spec_text
+    from linkage.spec import with_given_names as switch_on
 
     text = example_spec_text(name)
+    if with_given_names:
+        if name != "names":
+            raise click.UsageError("--with-given-names applies to the names example only")
+        text = switch_on(text)
     if out_path is None:
         click.echo(text, nl=False)
     else:

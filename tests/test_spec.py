@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from harmonie.cli import _assemble
-from linkage.spec import EXAMPLES, SpecError, example_spec, example_spec_text, parse_spec
+from linkage.spec import EXAMPLES, SpecError, example_spec, example_spec_text, load_spec, parse_spec
 
 MINIMAL = """
 format_version = 1
@@ -35,6 +35,39 @@ def test_indirect_example_encodes_no_name_and_no_nir():
                                                           "first_name", "given_names"})
     assert "stays" in spec.encoded_columns("snds") and "stays__near" not in spec.encoded_columns("snds")
     assert "stays__near" in spec.encoded_columns("cohort")
+
+
+@pytest.mark.parametrize("name", ["names", "direct"])
+def test_shipped_specs_fold_name_filters_and_encode_no_given_name(name):
+    """The attack self-audit's default: folded surnames, and no given-name field at all."""
+    spec = example_spec(name)
+    blooms = [f for f in spec.fields if f.encoding == "bloom"]
+    assert blooms and all(f.bloom.xor_fold for f in blooms)
+    assert {f.normalise for f in spec.fields}.isdisjoint({"first_name", "given_names"})
+
+
+def test_the_names_given_name_opt_in_switches_on_into_a_valid_spec():
+    from linkage.spec import with_given_names
+
+    spec = parse_spec(with_given_names(example_spec_text("names")))
+    assert {"first_name", "given_names"} <= {f.name for f in spec.fields}
+    assert spec.field("first_name").key_name == spec.field("birth_name").key_name == "names"
+    assert spec.field("first_name").bloom.xor_fold
+    birth = next(c for c in spec.comparisons if c["field"] == "birth_name")
+    assert birth["swapped_with"] == "first_name"
+    assert any(b.get("lsh") == "first_name" for b in spec.blocking)
+    with pytest.raises(SpecError, match="no commented given-name block"):
+        with_given_names(example_spec_text("indirect"))
+
+
+def test_spec_example_with_given_names_from_the_command_line(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "names.toml"
+    result = runner.invoke(_assemble(), ["spec", "example", "names", "--with-given-names", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "first_name" in load_spec(out).encoded_columns()
+    refused = runner.invoke(_assemble(), ["spec", "example", "direct", "--with-given-names"])
+    assert refused.exit_code == 2 and "names example only" in refused.output
 
 
 def test_the_hash_ignores_formatting_but_not_content():
