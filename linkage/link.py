@@ -121,10 +121,23 @@ def training_plan(spec: Spec, comparisons: list[Comparison], pass_pairs: list[in
     return [s[:3] for s in usable]
 
 
-def _random_pairs(n_left: int, n_right: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+# u comes from random pairs. 200,000 (the old default) left levels with a few dozen hits (same
+# birth date, shared stays) to sampling noise: records are ordered by linkage id, so the same
+# positions held other people under another key, and at 193,000 x 3,000,000 recall moved from
+# 0.924 to 0.958 between two keys. Five million pairs make the weights, and so the links,
+# stable across keys (benchmarks/RESULTS.md). They reuse 200,000 right-hand records (each
+# met by 25 random left records), so the Spark driver fetches no more than that.
+U_SAMPLE_PAIRS = 5_000_000
+U_SAMPLE_RIGHT_RECORDS = 200_000
+
+
+def random_pairs(settings: dict, n_left: int, n_right: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The random (left, right) row pairs u is estimated on: ``[model] u_sample_pairs`` of them."""
+    count = int(settings.get("u_sample_pairs", U_SAMPLE_PAIRS))
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, n_left, size=count).astype(np.int32),
-            rng.integers(0, n_right, size=count).astype(np.int32))
+    right = rng.integers(0, n_right, size=min(count, U_SAMPLE_RIGHT_RECORDS))
+    left = rng.integers(0, n_left, size=count)
+    return left.astype(np.int32), np.resize(right, count).astype(np.int32)
 
 
 def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold: float | None = None,
@@ -171,7 +184,7 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
         with stage("EM: u from random pairs, m per blocking pass, prior"):
             model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
                                   tolerance=float(settings.get("em_tolerance", 1e-6)))
-            rl, rr = _random_pairs(len(left), len(right), int(settings.get("u_sample_pairs", 200_000)), seed)
+            rl, rr = random_pairs(settings, len(left), len(right), seed)
             model.fit_u(compare(comparisons, left, right, rl, rr))
             sessions = training_sessions(spec, candidates, comparisons, len(left),
                                          float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))

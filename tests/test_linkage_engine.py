@@ -263,3 +263,17 @@ def test_lsh_within_keys_only_pairs_similar_records_sharing_the_key():
                            filters={"first": (words[1:], popcounts(words[1:]))})
     candidates = block(({"name": "lsh", "lsh": "first", "keys": ["year"], "bands": 8, "rows": 8},), left, right)
     assert list(zip(candidates.left.tolist(), candidates.right.tolist())) == [(0, 0)]  # same name, same year only
+
+
+def test_random_pairs_for_u_are_many_reproducible_and_reuse_few_right_records():
+    from linkage.link import U_SAMPLE_PAIRS, U_SAMPLE_RIGHT_RECORDS, random_pairs
+
+    left, right = random_pairs({}, 20_000, 3_000_000, seed=0)
+    assert len(left) == len(right) == U_SAMPLE_PAIRS
+    assert left.min() >= 0 and left.max() < 20_000 and right.min() >= 0 and right.max() < 3_000_000
+    assert len(np.unique(right)) <= U_SAMPLE_RIGHT_RECORDS  # what the Spark driver fetches
+    assert len(np.unique(left)) == 20_000  # every left record takes part
+    again = random_pairs({}, 20_000, 3_000_000, seed=0)
+    assert np.array_equal(left, again[0]) and np.array_equal(right, again[1])
+    small = random_pairs({"u_sample_pairs": 1_000}, 50, 40, seed=1)
+    assert len(small[0]) == 1_000 and small[1].max() < 40

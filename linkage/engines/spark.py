@@ -71,10 +71,10 @@ from linkage.link import (
     EM_MAX_PAIRS_PER_RECORD,
     LinkResult,
     _pairs_table,
-    _random_pairs,
     check_inputs,
     decide,
     decision_summary,
+    random_pairs,
     score_partition,
     training_plan,
     write_link_outputs,
@@ -467,7 +467,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             with _job(spark, "EM: u from random pairs, m per blocking pass, prior"):
                 model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
                                       tolerance=float(settings.get("em_tolerance", 1e-6)))
-                rl, rr = _random_pairs(len(left), n_right, int(settings.get("u_sample_pairs", 200_000)), seed)
+                rl, rr = random_pairs(settings, len(left), n_right, seed)
                 sample = _fetch_right(spark, right_df, rr)
                 sample_rows = sample[ROW].to_numpy()
                 model.fit_u(compare(comparisons, left, _records(sample, right_schema), rl,
