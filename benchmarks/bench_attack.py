@@ -59,6 +59,8 @@ SETTINGS = {
     "salt_balance_fold": dict(given=True, salt=True, balance=True, xor_fold=True),
     "shipped": None,  # the names spec exactly as shipped
 }
+
+
 def spec_variant(base: str, given: bool = False, balance: bool = False, xor_fold: bool = False,
                  salt: bool = False) -> str:
     from linkage.spec import with_given_names

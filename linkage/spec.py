@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -386,6 +387,5 @@ def with_given_names(text: str) -> str:
     block = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
                       for line in text[start:end].splitlines()[1:])
     text = text[:start] + block + "\n" + text[end:]
-    return text.replace('with = ["use_name"]', 'with = ["use_name"]\nswapped_with = "first_name"', 1)
-
-
+    swap = 'swapped_with = "first_name" # surname and given name written in each other\'s place'
+    return re.sub(r'(?m)^(with = \["use_name"\].*)$', lambda m: m.group(1) + "\n" + swap, text, count=1)
