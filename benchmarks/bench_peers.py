@@ -49,9 +49,9 @@ PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 RUNNERS = {"splink": "splink_runner.py", "splink-full": "splink_runner.py", "recordlinkage": "recordlinkage_runner.py",
            "recordlinkage-serial": "recordlinkage_runner.py", "anonlink": "anonlink_runner.py"}
 VARIANTS = {"splink-full": "full", "recordlinkage-serial": "serial"}
-ALL_METHODS = "harmonie,stepwise,splink,splink-full,recordlinkage,recordlinkage-serial,anonlink"
-DEFAULT_METHODS = "harmonie,stepwise,splink,splink-full,recordlinkage,anonlink"
-LABELS = {"harmonie": "Harmonie", "stepwise": "SNDS stepwise (deterministic)", "splink": "Splink 5 (DuckDB)",
+ALL_METHODS = "harmonie,harmonie-given,stepwise,splink,splink-full,recordlinkage,recordlinkage-serial,anonlink"
+DEFAULT_METHODS = "harmonie,harmonie-given,stepwise,splink,splink-full,recordlinkage,anonlink"
+LABELS = {"harmonie": "Harmonie", "harmonie-given": "Harmonie, given names switched on (opt-in)", "stepwise": "SNDS stepwise (deterministic)", "splink": "Splink 5 (DuckDB)",
           "splink-full": "Splink 5, all FEBRL fields", "recordlinkage": "recordlinkage (ECM)",
           "recordlinkage-serial": "recordlinkage (ECM), one process",
           "anonlink": "anonlink + clkhash"}
@@ -170,12 +170,15 @@ def prepare(args, work: Path) -> list[Dataset]:
     return datasets
 
 
-def run_harmonie(d: Dataset, work: Path, key: Path, args) -> dict:
+def run_harmonie(d: Dataset, work: Path, key: Path, args, given_names: bool = False) -> dict:
+    """Harmonie with the shipped example spec, or (``given_names``) with the names spec's opt-in
+    given-name fields switched on, which the attack self-audit shows the linkage unit can read."""
     harmonie = str(Path(sys.executable).with_name("harmonie"))
-    out = work / d.key / "harmonie"
+    out = work / d.key / ("harmonie-given" if given_names else "harmonie")
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "spec.toml"
-    _checked(run_limited([harmonie, "spec", "example", d.spec, "--out", str(spec)], 60, args.memory_gb * 1024**3))
+    _checked(run_limited([harmonie, "spec", "example", d.spec, "--out", str(spec)]
+                         + (["--with-given-names"] if given_names else []), 60, args.memory_gb * 1024**3))
     times, rss, cpu = {}, 0.0, 0.0
     for role, table, stays in (("cohort", "cohort_patients", "cohort_stays"),
                                ("snds", "snds_beneficiaries", "snds_stays")):
@@ -309,7 +312,7 @@ def plot(report: dict, path: Path) -> None:
     cols = min(4, len(datasets))
     rows = (len(datasets) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    markers = {"harmonie": ("*", "#cc3311", 220), "stepwise": ("s", "#777777", 70), "splink": ("o", "#0077bb", 70),
+    markers = {"harmonie": ("*", "#cc3311", 220), "harmonie-given": ("*", "#ee99aa", 160), "stepwise": ("s", "#777777", 70), "splink": ("o", "#0077bb", 70),
                "splink-full": ("o", "#33bbee", 70), "recordlinkage": ("^", "#009988", 70),
                "recordlinkage-serial": ("v", "#009988", 70),
                "anonlink": ("D", "#ee7733", 60)}
@@ -380,9 +383,11 @@ def main() -> int:
                     continue
                 if method == "splink-full" and d.scenario != "febrl":
                     continue
+                if method == "harmonie-given" and d.spec != "names":
+                    continue
                 print(f"{d.name}: {method} ...", file=sys.stderr, flush=True)
-                if method == "harmonie":
-                    result = run_harmonie(d, work, key, args)
+                if method in ("harmonie", "harmonie-given"):
+                    result = run_harmonie(d, work, key, args, given_names=method == "harmonie-given")
                 elif method == "stepwise":
                     result = run_stepwise(d, work, args)
                 else:
