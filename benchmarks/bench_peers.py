@@ -51,7 +51,8 @@ RUNNERS = {"splink": "splink_runner.py", "splink-full": "splink_runner.py", "rec
 VARIANTS = {"splink-full": "full", "recordlinkage-serial": "serial"}
 ALL_METHODS = "harmonie,harmonie-given,stepwise,splink,splink-full,recordlinkage,recordlinkage-serial,anonlink"
 DEFAULT_METHODS = "harmonie,harmonie-given,stepwise,splink,splink-full,recordlinkage,anonlink"
-LABELS = {"harmonie": "Harmonie", "harmonie-given": "Harmonie, given names switched on (opt-in)", "stepwise": "SNDS stepwise (deterministic)", "splink": "Splink 5 (DuckDB)",
+LABELS = {"harmonie": "Harmonie", "harmonie-given": "Harmonie, given names switched on (opt-in)",
+          "stepwise": "SNDS stepwise (deterministic)", "splink": "Splink 5 (DuckDB)",
           "splink-full": "Splink 5, all FEBRL fields", "recordlinkage": "recordlinkage (ECM)",
           "recordlinkage-serial": "recordlinkage (ECM), one process",
           "anonlink": "anonlink + clkhash"}
@@ -312,7 +313,8 @@ def plot(report: dict, path: Path) -> None:
     cols = min(4, len(datasets))
     rows = (len(datasets) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    markers = {"harmonie": ("*", "#cc3311", 220), "harmonie-given": ("*", "#ee99aa", 160), "stepwise": ("s", "#777777", 70), "splink": ("o", "#0077bb", 70),
+    markers = {"harmonie": ("*", "#cc3311", 220), "harmonie-given": ("*", "#ee99aa", 160),
+               "stepwise": ("s", "#777777", 70), "splink": ("o", "#0077bb", 70),
                "splink-full": ("o", "#33bbee", 70), "recordlinkage": ("^", "#009988", 70),
                "recordlinkage-serial": ("v", "#009988", 70),
                "anonlink": ("D", "#ee7733", 60)}
