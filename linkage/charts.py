@@ -39,7 +39,8 @@ def link_charts(result, out: Path) -> dict[str, Path]:
     plt = _pyplot()
     model = result.model
     threshold_p = result.summary["threshold"]["probability"]
-    paths = {"weight_histogram": weight_histogram(out / "match_weight_histogram.png", result.weights, threshold_p)}
+    weights, counts = result.weight_distribution()
+    paths = {"weight_histogram": weight_histogram(out / "match_weight_histogram.png", weights, threshold_p, counts)}
 
     rows = len(model.comparisons)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 1.6 * rows + 0.8), squeeze=False)

@@ -44,6 +44,11 @@ class LinkResult:
     left_ids: pa.Array | None = None
     right_ids: pa.Array | None = None
 
+    def weight_distribution(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Match weights of all candidate pairs, for the histogram: (weights, None here; an
+        engine that aggregates them gives distinct weights and their counts)."""
+        return self.weights, None
+
 
 def compare_partition(comparisons: list[Comparison], left: EncodedRecords, right: EncodedRecords,
                       li: np.ndarray, ri: np.ndarray) -> np.ndarray:

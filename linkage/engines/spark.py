@@ -101,6 +101,11 @@ class SparkLinkResult(LinkResult):
     weight_values: np.ndarray | None = None
     weight_counts: np.ndarray | None = None
 
+    def weight_distribution(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.weight_values is None:
+            return super().weight_distribution()
+        return self.weight_values, self.weight_counts
+
 
 def spark_session(master: str | None = None, conf: dict | None = None, app_name: str = "harmonie link"):
     """A SparkSession: the running one under spark-submit, else one on ``master`` (default
@@ -545,15 +550,10 @@ def _write_candidates(right_df, plan: _Plan, out: Path) -> Path:
 
 
 def write_spark_outputs(result: SparkLinkResult, out_dir, *, charts: bool = True) -> dict[str, Path]:
-    """:func:`linkage.link.write_link_outputs` for a Spark run; the weight histogram covers
-    every candidate pair (from the cluster's counts), as the local engine's does."""
+    """:func:`linkage.link.write_link_outputs` for a Spark run (its weight histogram covers every
+    candidate pair, from the cluster's counts: :meth:`SparkLinkResult.weight_distribution`)."""
     paths = write_link_outputs(result, out_dir, charts=charts)
     candidates = Path(out_dir) / "candidates.parquet"
     if candidates.exists():
         paths["candidates"] = candidates
-    if "weight_histogram" in paths and result.weight_values is not None:
-        from linkage.charts import weight_histogram
-
-        weight_histogram(paths["weight_histogram"], result.weight_values, result.summary["threshold"]["probability"],
-                         result.weight_counts)
     return paths
