@@ -139,6 +139,15 @@ def _holds(word_row, positions_row, size, density):
     return hit >= bar * size
 
 
+@njit(cache=True, inline="always")
+def _density(word_row):
+    """Share of a filter's bits that are set."""
+    ones = 0
+    for w in range(len(word_row)):
+        ones += popcount64(word_row[w])
+    return ones / (len(word_row) * 64)
+
+
 @njit(cache=True, parallel=True)
 def _explain(words, positions, sizes, checkmask):
     """Per filter: how many set bits (within ``checkmask``) the q-grams it holds do not
@@ -147,12 +156,8 @@ def _explain(words, positions, sizes, checkmask):
     n_learned = positions.shape[0]
     unexplained = np.zeros(n, dtype=np.int64)
     explained = np.zeros(n, dtype=np.int64)
-    bits = n_words * 64
     for i in prange(n):
-        ones = 0
-        for w in range(n_words):
-            ones += popcount64(words[i, w])
-        density = ones / bits
+        density = _density(words[i])
         pred = np.zeros(n_words, dtype=np.uint64)
         for g in range(n_learned):
             if _holds(words[i], positions[g], sizes[g], density):
@@ -171,14 +176,10 @@ def _explain(words, positions, sizes, checkmask):
 @njit(cache=True, parallel=True)
 def _contains(words, positions, sizes):
     """(filters x learned q-grams) bool: the filter holds the q-gram (see ``_holds``)."""
-    n, n_words = words.shape
+    n = words.shape[0]
     out = np.zeros((n, positions.shape[0]), dtype=np.bool_)
-    bits = n_words * 64
     for i in prange(n):
-        ones = 0
-        for w in range(n_words):
-            ones += popcount64(words[i, w])
-        density = ones / bits
+        density = _density(words[i])
         for g in range(positions.shape[0]):
             out[i, g] = _holds(words[i], positions[g], sizes[g], density)
     return out
