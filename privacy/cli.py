@@ -22,7 +22,14 @@ def keys() -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Key file to create (never overwritten).")
 def new_key(out_path: Path) -> None:
-    """Create a random 256-bit linkage secret, encrypted at rest under a passphrase."""
+    """Create a random 256-bit linkage secret, encrypted at rest under a passphrase.
+
+    The key file is created readable by you only (mode 0600) and never overwritten: if it
+    already exists, or another `keys new` creates it first, this one fails.
+
+    The passphrase needs at least 12 characters, at least 8 of them different, not only
+    whitespace, and not one shorter sequence repeated (like 'abcabcabcabc').
+    """
     from privacy.keys import generate_key, passphrase_from_environment, save_key
 
     passphrase = passphrase_from_environment(confirm=True)
@@ -109,19 +116,34 @@ def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_
 @release.command("verify")
 @click.argument("bundle", type=_DIR)
 @click.option("--public-key", type=_FILE, default=None, help="Pin the signer: the .pub file you trust.")
-def verify(bundle: Path, public_key: Path | None) -> None:
-    """Check a bundle's signature and every file's SHA-256 (exit 2 on any mismatch)."""
+@click.option("--strict", is_flag=True, help="Fail (exit 2) unless the signer is pinned with --public-key.")
+def verify(bundle: Path, public_key: Path | None, strict: bool) -> None:
+    """Check a bundle's signature, every file's SHA-256, and that nothing was added (exit 2 on any problem).
+
+    Without --public-key only integrity is checked, against the key the bundle carries
+    itself: anyone could have altered and re-signed it. Pin the signer's .pub to check who
+    signed; --strict makes an unpinned check fail.
+    """
     from privacy.release.bundle import verify_bundle
 
-    manifest = verify_bundle(bundle, public_key)
+    manifest = verify_bundle(bundle, public_key, strict=strict)
+    if public_key is None:
+        click.echo(f"WARNING: authenticity NOT checked: only integrity against the key the bundle carries itself "
+                   f"({manifest['signer_fingerprint']}); anyone could have re-signed it. "
+                   "Pass --public-key with the signer's .pub you trust.", err=True)
     click.echo(f"bundle verified: {len(manifest['files'])} files intact, signed by {manifest['signer_fingerprint']}"
-               + ("" if public_key else " (not pinned: pass --public-key to check who signed)"))
+               + (" (pinned key)" if public_key else " (NOT pinned)"))
 
 
 @release.command("keygen")
 @click.option("--out", "out_path", type=_FILE, required=True, help="Private key file (KEY.pub is written too).")
 def keygen(out_path: Path) -> None:
-    """Create an Ed25519 release-signing key, encrypted under HARMONIE_SIGNING_PASSPHRASE."""
+    """Create an Ed25519 release-signing key, encrypted under HARMONIE_SIGNING_PASSPHRASE.
+
+    The private key is created readable by you only (mode 0600); neither file is ever
+    overwritten. The passphrase needs at least 12 characters, at least 8 of them different,
+    not only whitespace, and not one shorter sequence repeated (like 'abcabcabcabc').
+    """
     from privacy.keys import passphrase_from_environment
     from privacy.release.signing import SIGNING_PASSPHRASE_ENV, new_signing_key
 
