@@ -58,15 +58,22 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--control", "control_dir", type=_DIR, required=True, help="Real patients the generator never saw.")
 @click.option("--out", "out_dir", type=_DIR, required=True, help="Folder for risk.html and risk.json.")
 @click.option("--policy", "policy_path", type=_FILE, default=None, help="Release policy (default: built in).")
-def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, policy_path: Path | None) -> None:
-    """Measure a replica's re-identification risk (Anonymeter, distances, uniqueness)."""
-    from privacy.release.gate import assess
+@click.option("--also-real", "also_real", type=_DIR, multiple=True,
+              help="Another real dataset no replica patient may copy (repeatable).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the sampled measures, to reproduce a report (default: a fresh secret one, reported).")
+def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, policy_path: Path | None,
+         also_real: tuple[Path, ...], seed: int | None) -> None:
+    """Screen a replica for real patients, then measure its re-identification risk (Anonymeter, distances...)."""
+    from privacy.release.gate import assess, fresh_seed
     from privacy.release.policy import load_policy
     from privacy.risk.report import write_risk_report
     from synth.dataset import read_dataset
 
     policy, _ = load_policy(policy_path)
-    measured, checks = assess(read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir), policy)
+    others = {f"other_real_{i}": read_dataset(folder) for i, folder in enumerate(also_real, start=1)}
+    measured, checks = assess(read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir), policy,
+                              seed=fresh_seed() if seed is None else seed, also_real=others)
     write_risk_report(measured, checks, policy, out_dir)
     failed = [c["name"] for c in checks if not c["passed"]]
     click.echo(f"risk: {'passes' if not failed else 'fails'} the policy"
@@ -80,13 +87,17 @@ def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, 
 @click.option("--policy", "policy_path", type=_FILE, default=None, help="Release policy TOML (default: built in).")
 @click.option("--signing-key", "signing_key_path", type=_FILE, help="Ed25519 key from `harmonie release keygen`.")
 @click.option("--remediate", is_flag=True, help="If the replica fails, coarsen and drop risky records, measure again.")
+@click.option("--also-real", "also_real", type=_DIR, multiple=True,
+              help="Another real dataset no replica patient may copy (repeatable).")
 @click.option("--out", "out_dir", type=_DIR, help="Bundle folder to create.")
 @click.pass_context
-def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_path, remediate, out_dir) -> None:
+def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_path, remediate, also_real,
+            out_dir) -> None:
     """Apply the release policy to a replica: write a signed bundle, or refuse (exit 3) naming each failure.
 
     \b
       harmonie release --synthetic S --real R --control C --signing-key K --out BUNDLE [--policy P] [--remediate]
+                       [--also-real OTHER ...]
       harmonie release verify BUNDLE [--public-key K.pub]
       harmonie release keygen --out K          (passphrase: HARMONIE_SIGNING_PASSPHRASE)
       harmonie release policy                  (print the default policy)
@@ -105,7 +116,7 @@ def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_
     key = load_signing_key(signing_key_path, passphrase_from_environment(variable=SIGNING_PASSPHRASE_ENV))
     try:
         manifest = run_release(synthetic_dir, real_dir, control_dir, out_dir, signing_key=key,
-                               policy_path=policy_path, remediate=remediate)
+                               policy_path=policy_path, remediate=remediate, also_real=also_real)
     except ReleaseRefused as exc:
         click.echo(f"refused: {exc}", err=True)
         ctx.exit(3)

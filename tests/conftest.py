@@ -46,3 +46,21 @@ def linked_extracts(population) -> tuple[dict, dict, pd.DataFrame]:
         "left_id": truth["cohort_id"].map(cw["cohort"].set_index("local_id")["linkage_id"]),
         "right_id": truth["snds_id"].map(cw["snds"].set_index("local_id")["linkage_id"])})
     return extracts["cohort"], extracts["snds"], links
+
+
+@pytest.fixture(scope="session")
+def release_data(tmp_path_factory):
+    """~3,000 training and ~2,400 control patients (the policy needs 1,000 of each), a copula replica and its
+    model, each dataset also written to a folder: (root, train, control, replica)."""
+    from synth.analytic import build_analytic
+    from synth.dataset import write_dataset
+    from synth.replica import fit_model, sample_model
+
+    cohort, snds, links = linked_extracts(make_population(6000, 8000, seed=5))
+    analytic = build_analytic(links, cohort, snds, seed=1, control_fraction=0.45)
+    root = tmp_path_factory.mktemp("release")
+    fit_model(analytic.train, root / "model", seed=2)
+    replica, _ = sample_model(root / "model", len(analytic.train["patients"]), seed=3)
+    for name, tables in (("train", analytic.train), ("control", analytic.control), ("replica", replica)):
+        write_dataset(tables, root / name)
+    return root, analytic.train, analytic.control, replica

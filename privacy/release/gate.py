@@ -1,25 +1,49 @@
-"""The release gate: measure a replica's risk, apply the policy, then bundle it or refuse.
+"""The release gate: screen and measure a replica's risk, apply the policy, then bundle it or refuse.
+
+Two stages, in this order:
+
+1. the **full-set screen** (:mod:`privacy.risk.copies`): training and control must be
+   disjoint, and no replica patient may copy a real patient the data team holds
+   (training, control, any other real set given). It looks at every row, so it cannot be
+   walked past by placing copies where a sample does not look. A replica that fails it is
+   refused at once: measuring how much a set of real people "leaks" would be meaningless;
+2. the **sampled measures** (:mod:`privacy.risk.measure`: Anonymeter, distances,
+   uniqueness), on subsamples drawn under a secret seed derived from the signing key and
+   the inputs' digests (an Ed25519 signature is deterministic): whoever made the replica
+   cannot predict where the gate looks, and the same inputs and key give the same bundle.
 
 A refusal writes nothing and names every failed check with its value and limit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import shutil
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+from typing import Sequence
 
 from harmonie.errors import HarmonieError
 from harmonie.io import sha256_file
 from harmonie.progress import stage
 from privacy.release.bundle import write_bundle
-from privacy.release.policy import DEFAULT_POLICY, apply_policy, load_policy
+from privacy.release.policy import (
+    DEFAULT_POLICY,
+    copy_tolerance,
+    load_policy,
+    measure_checks,
+    screen_checks,
+)
 from privacy.release.remediation import remediate as remediate_replica
+from privacy.risk.copies import overlap, prepare, screen_copies
 from privacy.risk.measure import measure_risk
 from privacy.risk.report import write_risk_report
 from synth.dataset import read_dataset, read_provenance, write_dataset
+
+SEED_CONTEXT = b"harmonie release measurement seed/1\n"
 
 
 class ReleaseRefused(HarmonieError):
@@ -35,10 +59,40 @@ def _failures(checks: list[dict]) -> str:
                      for c in checks if not c["passed"])
 
 
-def assess(real: dict, synthetic: dict, control: dict, policy: dict) -> tuple[dict, list[dict]]:
+def secret_seed(signing_key, inputs_sha256: dict) -> int:
+    """A measurement seed nobody without the signing key can predict, the same for the same inputs and key."""
+    message = SEED_CONTEXT + json.dumps(inputs_sha256, sort_keys=True).encode()
+    digest = hashlib.sha256(signing_key.sign(message)).digest()
+    return int.from_bytes(digest[:4], "big") >> 1  # 31 bits: numpy's legacy seeds (seed + i) stop at 2**32
+
+
+def fresh_seed() -> int:
+    """A measurement seed for a one-off risk report, when no signing key ties it to the inputs."""
+    return secrets.randbits(31)
+
+
+def assess(real: dict, synthetic: dict, control: dict, policy: dict, *, seed: int,
+           also_real: dict[str, dict] | None = None) -> tuple[dict, list[dict]]:
+    """Screen, then (if the screen passes) measure; return the risk document and the policy's checks.
+
+    ``also_real`` names further real datasets (``{name: dataset}``) the replica must not copy.
+    """
+    tolerance = copy_tolerance(policy)
+    with stage("risk: screen every replica patient against every real patient"):
+        train, control_set = prepare("training", real, tolerance), prepare("control", control, tolerance)
+        others = [prepare(name, data, tolerance) for name, data in (also_real or {}).items()]
+        replica = prepare("replica", synthetic, tolerance)
+        screen = screen_copies(replica, [train, control_set, *others], tolerance)
+        screen["training_control_overlap"] = overlap(train, control_set)
+    risk = {"screen": screen, "seed": seed}
+    checks = screen_checks(screen, policy)
+    if not all(c["passed"] for c in checks):
+        risk["measured"] = False  # a replica holding real people is refused before any sampled measure
+        return risk, checks
     m = policy["measurement"]
-    risk = measure_risk(real, synthetic, control, n_attacks=m["n_attacks"], max_rows=m["max_rows"], seed=m["seed"])
-    return risk, apply_policy(risk, policy)
+    tables = {"train": train.attack, "synthetic": replica.attack, "control": control_set.attack}
+    risk.update(measure_risk(tables, n_attacks=m["n_attacks"], max_rows=m["max_rows"], seed=seed), measured=True)
+    return risk, checks + measure_checks(risk, policy)
 
 
 def _inputs(**folders: Path) -> dict:
@@ -46,24 +100,45 @@ def _inputs(**folders: Path) -> dict:
             for role, folder in folders.items()}
 
 
+def _other_real_sets(also_real: Sequence[Path], roles: dict[str, Path]) -> dict[str, Path]:
+    """``also_real`` under names for the report; refuses any folder given in two roles."""
+    named = {f"other_real_{i}": Path(folder) for i, folder in enumerate(also_real, start=1)}
+    seen: dict[Path, str] = {}
+    for role, folder in {**roles, **named}.items():
+        resolved = Path(folder).resolve()
+        if resolved in seen:
+            raise HarmonieError(f"the {role} and {seen[resolved]} sets are the same folder ({folder}); the gate "
+                                "needs the replica, training and control sets apart")
+        seen[resolved] = role
+    return named
+
+
 def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Path, *, signing_key,
-            policy_path: Path | None = None, remediate: bool = False) -> dict:
-    """Write a signed bundle to ``out_dir`` and return its manifest, or raise :class:`ReleaseRefused`."""
+            policy_path: Path | None = None, remediate: bool = False, also_real: Sequence[Path] = ()) -> dict:
+    """Write a signed bundle to ``out_dir`` and return its manifest, or raise :class:`ReleaseRefused`.
+
+    ``also_real`` lists folders of further real datasets (same schema) that no replica patient may copy.
+    """
     from synth.report import build_utility_report
 
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise HarmonieError(f"{out_dir} already exists; a release bundle is never overwritten")
+    others = _other_real_sets(also_real, {"replica": synthetic_dir, "training": real_dir, "control": control_dir})
     policy, policy_sha256 = load_policy(policy_path)
     policy_text = Path(policy_path).read_text(encoding="utf-8") if policy_path else DEFAULT_POLICY
+    inputs = _inputs(real=real_dir, control=control_dir, synthetic=synthetic_dir, **others)
+    seed = secret_seed(signing_key, {"inputs": inputs, "policy_sha256": policy_sha256})
     real, synthetic, control = read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir)
-    risk, checks = assess(real, synthetic, control, policy)
+    other_data = {name: read_dataset(folder) for name, folder in others.items()}
+    risk, checks = assess(real, synthetic, control, policy, seed=seed, also_real=other_data)
     before, remediation = None, None
-    if remediate and not all(c["passed"] for c in checks):
+    if remediate and not all(c["passed"] for c in checks) and risk["screen"]["training_control_overlap"] == {
+            "by_id": 0, "by_content": 0}:
         with stage("remediate the replica"):
-            synthetic, remediation = remediate_replica(synthetic, real)
+            synthetic, remediation = remediate_replica(synthetic, real, copied=risk["screen"]["_copied"])
         before = {"checks": checks, "remediation": remediation["description"], "counts": remediation}
-        risk, checks = assess(real, synthetic, control, policy)
+        risk, checks = assess(real, synthetic, control, policy, seed=seed, also_real=other_data)
     if not all(c["passed"] for c in checks):
         raise ReleaseRefused(f"release refused by the policy: {_failures(checks)}"
                              + (" (after remediation)" if before else ""), risk, checks)
@@ -76,8 +151,7 @@ def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Pat
                       metadata={f"harmonie.{k}": json.dumps(v, sort_keys=True)
                                 for k, v in provenance.items()})
         with stage("utility report"):
-            utility = build_utility_report(real, synthetic, staging / "utility", control=control,
-                                           seed=policy["measurement"]["seed"])
+            utility = build_utility_report(real, synthetic, staging / "utility", control=control, seed=seed)
         risk_document = write_risk_report(risk, checks, policy, staging / "risk", before=before)
         manifest = {
             "verdict": "released", "policy_sha256": policy_sha256,
@@ -85,8 +159,8 @@ def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Pat
             "utility": {"verdict": utility["verdict"],
                         "failed_checks": [c["name"] for c in utility["checks"] if not c["passed"]]},
             "remediation": remediation, "replica": provenance.get("replica"), "lineage": provenance.get("lineage"),
-            "seeds": {"risk_and_utility": policy["measurement"]["seed"]},
-            "inputs_sha256": _inputs(real=real_dir, control=control_dir, synthetic=synthetic_dir),
+            "seeds": {"risk_and_utility": seed, "how": "derived from the signing key and the inputs' SHA-256"},
+            "inputs_sha256": inputs,
             "versions": {name: version(name) for name in ("harmonie", "sdv", "anonymeter", "cryptography")},
         }
         write_bundle(out_dir, contents={name: staging / name for name in ("synthetic", "utility", "risk")},

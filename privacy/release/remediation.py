@@ -3,13 +3,15 @@
 1. Coarsen: age to the lower bound of its 5-year band, diagnosis date to the first of its
    month (claims stay inside the window: the window only starts earlier). Follow-up days
    and days to the first stay are recomputed from the dates.
-2. Drop every synthetic patient (with its claims) whose coarsened sex / age band /
-   département / diagnosis month is a combination held by exactly one real patient, or
-   whose attack features equal a real patient's.
+2. Drop every synthetic patient (with its claims) that the full-set screen found copying
+   a real patient, whose coarsened sex / age band / département / diagnosis month is a
+   combination held by exactly one real patient, or whose attack features equal a real
+   patient's.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from privacy.risk.features import attack_table
@@ -33,8 +35,13 @@ def _keys(frame: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(frame[_KEY].astype(str), index=False)
 
 
-def remediate(synthetic: dict[str, pd.DataFrame], real: dict[str, pd.DataFrame]) -> tuple[dict, dict]:
-    """The remediated replica and what was done (counts)."""
+def remediate(synthetic: dict[str, pd.DataFrame], real: dict[str, pd.DataFrame], *,
+              copied: np.ndarray | None = None) -> tuple[dict, dict]:
+    """The remediated replica and what was done (counts).
+
+    ``copied`` flags, per row of the replica's patients table, the patients the full-set
+    screen found copying a real patient.
+    """
     coarse_real = _keys(_coarsen(real["patients"]))
     real_uniques = set(coarse_real[coarse_real.map(coarse_real.value_counts()) == 1])
     copies = set(pd.util.hash_pandas_object(attack_table(real), index=False))
@@ -42,6 +49,8 @@ def remediate(synthetic: dict[str, pd.DataFrame], real: dict[str, pd.DataFrame])
     p = _coarsen(synthetic["patients"])
     unique_match = _keys(p).isin(real_uniques).to_numpy()
     copy = pd.util.hash_pandas_object(attack_table(synthetic), index=False).isin(copies).to_numpy()
+    if copied is not None:
+        copy = copy | np.asarray(copied, dtype=bool)
     keep = ~(unique_match | copy)
     kept_ids = set(p.loc[keep, PATIENT_ID])
     tables = {"patients": p[keep].reset_index(drop=True)}

@@ -1,4 +1,4 @@
-"""Distance to closest record (DCR), nearest-neighbour distance ratio (NNDR) and exact copies.
+"""Distance to closest record (DCR) and nearest-neighbour distance ratio (NNDR) of a replica.
 
 Distances follow SDMetrics' DCR definition (each numerical column divided by its range in
 the real data, each categorical column 0 if equal else 1) but combine the columns with a
@@ -9,8 +9,10 @@ pairwise loop. The question each figure answers:
   (one the generator never saw)? A generator that does not copy puts about half of its
   records closer to each when the two real sets have the same size;
 - NNDR: nearest / second-nearest distance; values near 0 mean a synthetic record sits on
-  one real record far from the others (an outlier reproduced);
-- exact copies: synthetic records equal to a training record on every attack column.
+  one real record far from the others (an outlier reproduced).
+
+Copies of real records are not measured here, on a sample, but by the full-set screen
+(:mod:`privacy.risk.copies`).
 """
 
 from __future__ import annotations
@@ -52,13 +54,8 @@ def _two_nearest(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
-def _exact_copies(synthetic: pd.DataFrame, real: pd.DataFrame) -> int:
-    keys = pd.util.hash_pandas_object(real, index=False)
-    return int(pd.util.hash_pandas_object(synthetic, index=False).isin(set(keys)).sum())
-
-
 def distance_metrics(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame) -> dict:
-    """DCR, NNDR and exact copies of ``synthetic`` against equal-sized ``train`` and ``control``."""
+    """DCR and NNDR of ``synthetic`` against equal-sized ``train`` and ``control``."""
     n = min(len(train), len(control))
     train, control = train.iloc[:n], control.iloc[:n]
     encode = _encoder(pd.concat([train, control]), [synthetic])
@@ -67,7 +64,6 @@ def distance_metrics(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.D
     closer = (to_train[:, 0] < to_control[:, 0]).mean() + 0.5 * (to_train[:, 0] == to_control[:, 0]).mean()
     nndr_train = to_train[:, 0] / np.maximum(to_train[:, 1], 1e-12)
     nndr_control = to_control[:, 0] / np.maximum(to_control[:, 1], 1e-12)
-    copies_train, copies_control = _exact_copies(synthetic, train), _exact_copies(synthetic, control)
 
     def r(x: float) -> float:
         return round(float(x), 4)
@@ -80,7 +76,5 @@ def distance_metrics(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.D
                                "control": r(np.percentile(to_control[:, 0], 5))},
         "nndr_median": {"train": r(np.median(nndr_train)), "control": r(np.median(nndr_control))},
         "nndr_5th_percentile": {"train": r(np.percentile(nndr_train, 5)), "control": r(np.percentile(nndr_control, 5))},
-        "exact_copies": {"of_train": copies_train, "of_control": copies_control,
-                         "share_of_synthetic": r(copies_train / max(len(synthetic), 1))},
         "dcr_values": {"train": to_train[:, 0], "control": to_control[:, 0]},  # for plots; not written to JSON
     }

@@ -1,8 +1,10 @@
-"""All re-identification risk measures of a replica, on (training data, replica, control set).
+"""The sampled re-identification risk measures of a replica, on (training data, replica, control set).
 
-The three sets are subsampled to one size (seeded; at most ``max_rows``, at most the
-control set's size; the report states the sizes), and every Anonymeter figure carries its confidence interval, which widens with fewer
-attacks rather than hiding the uncertainty).
+The three attack tables are subsampled to one size (under ``seed``; at most ``max_rows``,
+at most the control set's size; the report states the sizes), and every Anonymeter figure
+carries its confidence interval, which widens with fewer attacks rather than hiding the
+uncertainty. Whether the replica holds real people is not estimated here but screened on
+the full sets (:mod:`privacy.risk.copies`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from harmonie.errors import HarmonieError
 from harmonie.progress import stage
 from privacy.risk.anonymeter_attacks import inference, linkability, singling_out
 from privacy.risk.distances import distance_metrics
-from privacy.risk.features import attack_table, subsample
+from privacy.risk.features import subsample
 from privacy.risk.uniqueness import QUASI_IDENTIFIERS, uniqueness_metrics
 
 LINKABILITY_SPLIT = (
@@ -23,10 +25,12 @@ SECRETS = ("stage", "death", "subtype")
 MIN_ROWS = 50
 
 
-def measure_risk(real: dict, synthetic: dict, control: dict, *, n_attacks: int = 2000, max_rows: int = 20_000,
-                 seed: int = 0, n_jobs: int = 2) -> dict:
-    """Every risk figure as a JSON-ready dict (plus ``_arrays`` for the plots)."""
-    tables = {"train": attack_table(real), "synthetic": attack_table(synthetic), "control": attack_table(control)}
+def measure_risk(tables: dict, *, n_attacks: int = 2000, max_rows: int = 20_000, seed: int, n_jobs: int = 2) -> dict:
+    """Every sampled risk figure as a JSON-ready dict (plus ``_arrays`` for the plots).
+
+    ``tables`` holds the attack tables (:func:`privacy.risk.features.attack_table`) of the
+    ``train``, ``synthetic`` and ``control`` sets.
+    """
     for name, frame in tables.items():
         if len(frame) < MIN_ROWS:
             raise HarmonieError(f"the {name} set has {len(frame)} patients; risk needs at least {MIN_ROWS}")

@@ -12,6 +12,8 @@ from harmonie.io import ensure_output_dir, write_text
 from harmonie.report_html import fmt, img, page, passed, png, table
 
 TRAIN, CONTROL = "#c0392b", "#3b6ea8"
+_TITLE = ("Re-identification risk report: synthetic replica",
+          "Does the replica expose the patients it was learned from? (Harmonie)")
 
 
 def _anonymeter_rows(risk: dict) -> list[tuple[str, dict]]:
@@ -70,24 +72,55 @@ def _verdict_box(checks: list[dict], title: str) -> str:
             + table(["check", "name", "value", "limit", "result"], rows) + "</div>")
 
 
-def render(risk: dict, checks: list[dict], policy: dict, arrays: dict, *, before: dict | None = None) -> str:
-    sizes = risk["sizes"]
-    anonymeter = [[escape(label), fmt(r["risk"], 4), fmt(r["ci"], 3), fmt(r["attack_rate"], 3),
-                   fmt(r["control_rate"], 3), fmt(r["baseline_rate"], 3), fmt(r["n_attacks"]),
-                   escape("; ".join(r["warnings"])) or "–"] for label, r in _anonymeter_rows(risk)]
-    d, u = risk["distances"], risk["uniqueness"]
+_COPY_KINDS = (("exact", "exact copies (every attack column)"), ("patient_row", "patient-table row copies"),
+               ("near", "near copies (numbers and dates within the tolerances)"),
+               ("trajectory", "care-trajectory copies"))
+
+
+def _screen_section(screen: dict) -> str:
+    t = screen["tolerance"]
+    sets = list(screen["by_real_set"])
+    rows = [[escape(label)] + [fmt(screen["by_real_set"][name][kind]) for name in sets] + [fmt(screen["copies"][kind])]
+            for kind, label in _COPY_KINDS]
+    shared = screen["training_control_overlap"]
+    return (
+        "<h2>0. Real people in the replica (every row, not a sample)</h2>"
+        "<div class='explain'>Every one of the replica's "
+        f"{screen['replica_patients']:,} patients is compared with every real patient the gate was given ("
+        + escape(", ".join(f"{name} {n:,}" for name, n in screen["real_patients"].items()))
+        + "). A near copy equals a real patient on every category, with dates within "
+        f"{t['days']} days, age within {t['age_years']} year and counts within {t['counts']}; a care-trajectory "
+        "copy carries the dated stays and dispensings of a real patient whose trajectory is unique and has at "
+        f"least {t['min_trajectory_events']} events. Any copy refuses the replica.</div>"
+        + table(["replica patients that are", *[escape(n) for n in sets], "any real set"], rows)
+        + f"<p>Replica patients copying a real patient: <b>{fmt(screen['replica_patients_copying_a_real_patient'])}"
+          f"</b>. Training and control sets share {fmt(shared['by_id'])} patients by id and "
+          f"{fmt(shared['by_content'])} by content (both must be 0).</p>")
+
+
+def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *, before: dict | None = None) -> str:
     body = _verdict_box(checks, "Release policy")
     if before is not None:
         body += ("<h2>Remediation</h2><p>Before remediation the replica failed: "
                  + escape(", ".join(c["name"] for c in before["checks"] if not c["passed"]) or "nothing")
                  + f". Remediation: {escape(before['remediation'])}. The figures below are measured again on "
                  "the remediated replica.</p>")
+    body += _screen_section(risk["screen"])
+    if not risk.get("measured"):
+        body += ("<h2>Sampled measures: not run</h2><p>The screen above found real patients in the replica or "
+                 "training patients in the control set, so the replica is refused without them.</p>")
+        return page(*_TITLE, body)
+    sizes = risk["sizes"]
+    anonymeter = [[escape(label), fmt(r["risk"], 4), fmt(r["ci"], 3), fmt(r["attack_rate"], 3),
+                   fmt(r["control_rate"], 3), fmt(r["baseline_rate"], 3), fmt(r["n_attacks"]),
+                   escape("; ".join(r["warnings"])) or "–"] for label, r in _anonymeter_rows(risk)]
+    d, u = risk["distances"], risk["uniqueness"]
     body += (
         "<h2>What was measured</h2>"
         f"<p>Training patients (seen by the generator): {sizes['full']['train']:,}; replica: "
         f"{sizes['full']['synthetic']:,}; control patients (never seen): {sizes['full']['control']:,}. "
-        f"Each measure uses a seeded subsample of {sizes['used']['train']:,} records per set (equal sizes, so "
-        "training and control are compared on equal terms). Attacks use the patient table and features of the "
+        f"Each measure below uses a subsample of {sizes['used']['train']:,} records per set (equal sizes, so "
+        "training and control are compared on equal terms), drawn under a secret seed. Attacks use the patient table and features of the "
         "claims (number of stays, days to the first stay, chemotherapy sessions, first stay's diagnosis).</p>"
         "<h2>1. Anonymeter attacks</h2>"
         "<div class='explain'>Three attacks named by the European data protection board's anonymisation criteria. "
@@ -109,8 +142,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict, *, before
             ["median distance to closest record", fmt(d["dcr_median"]["train"]), fmt(d["dcr_median"]["control"])],
             ["5th percentile", fmt(d["dcr_5th_percentile"]["train"]), fmt(d["dcr_5th_percentile"]["control"])],
             ["median nearest-neighbour distance ratio", fmt(d["nndr_median"]["train"]),
-             fmt(d["nndr_median"]["control"])],
-            ["exact copies in the replica", fmt(d["exact_copies"]["of_train"]), fmt(d["exact_copies"]["of_control"])]])
+             fmt(d["nndr_median"]["control"])]])
         + f"<p>Share of synthetic records closer to a training than to a control patient: "
           f"<b>{fmt(d['dcr_share_closer_to_train'])}</b>.</p>"
         + "<h2>3. Uniqueness on quasi-identifiers</h2>"
@@ -128,15 +160,16 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict, *, before
           f"group {u['k_anonymity']['min_k']}, share of records in groups under 5: "
           f"{fmt(u['k_anonymity']['share_of_records_with_k_below_5'])} (synthetic records are not people; "
           "reported for reviewers used to the measure).</p>")
-    return page("Re-identification risk report: synthetic replica",
-                "Does the replica expose the patients it was learned from? (Harmonie)", body)
+    return page(*_TITLE, body)
 
 
 def write_risk_report(risk: dict, checks: list[dict], policy: dict, out_dir: str | Path, *,
                       before: dict | None = None) -> dict:
     """Write risk.json and risk.html; return the JSON document."""
     out = ensure_output_dir(out_dir)
-    arrays = risk.pop("_arrays")
+    arrays = risk.get("_arrays")
+    risk = {**{k: v for k, v in risk.items() if k != "_arrays"},
+            "screen": {k: v for k, v in risk["screen"].items() if k != "_copied"}}  # masks stay in memory
     document = {**risk, "policy": policy, "checks": checks,
                 "verdict": "pass" if all(c["passed"] for c in checks) else "fail"}
     if before is not None:
