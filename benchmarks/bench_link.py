@@ -75,7 +75,7 @@ def _evaluate(scenario: str, spec_path: Path, population: Path, work: Path) -> d
     left = EncodedRecords.from_table(read_encoded(work / "cohort.encoded.parquet").table)
     right = EncodedRecords.from_table(read_encoded(work / "snds.encoded.parquet").table)
     spec = load_spec(spec_path)
-    candidates = block(spec.blocking, left, right, seed=int(spec.model.get("seed", 0)))
+    candidates = block(spec.blocking, left, right, seed=spec.model.seed)
     result["pairs_completeness"] = pairs_completeness(candidates.left, candidates.right, left.ids.to_pylist(),
                                                       right.ids.to_pylist(), pairs)
     summary = json.loads((work / "run" / "summary.json").read_text())

@@ -46,7 +46,7 @@ def main() -> int:
                         pd.read_parquet(args.duplicates) if args.duplicates else None)
     print("| random pairs for u | precision | recall | F1 | link time (s) |\n|---:|---:|---:|---:|---:|")
     for count in (int(c) for c in args.u_pairs.split(",")):
-        spec = dataclasses.replace(base, model={**base.model, "u_sample_pairs": count})
+        spec = dataclasses.replace(base, model=dataclasses.replace(base.model, u_sample_pairs=count))
         start = time.perf_counter()
         result = link(spec, args.left, args.right)
         seconds = time.perf_counter() - start

@@ -17,13 +17,16 @@ common (a missing value written as a placeholder, a huge commune).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from linkage import encoded_columns as columns_of
 from linkage.encoded_arrays import EncodedRecords
 from linkage.kernels import expand_blocks
+from linkage.spec import BlockingPass, EventsPass, KeysPass
 
-DEFAULT_MAX_BLOCK_PAIRS = 250_000
+LEFT, RIGHT = "left", "right"
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -48,14 +51,6 @@ class Candidates:
 
     def pass_mask(self, index: int) -> np.ndarray:
         return (self.proposed_by >> np.uint32(index)) & np.uint32(1) == 1
-
-
-def pass_fields(spec_pass: dict) -> set[str]:
-    """The spec fields a blocking pass forces to agree."""
-    fields = {column.split("__")[0] for column in spec_pass.get("keys", [])}
-    if "events" in spec_pass or "lsh" in spec_pass:
-        fields.add(spec_pass["events"] if "events" in spec_pass else spec_pass["lsh"])
-    return fields
 
 
 def _combine(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +95,7 @@ def _exploded(records: EncodedRecords, column: str) -> tuple[np.ndarray, np.ndar
     return lists.values.view(np.uint64), rows
 
 
+@lru_cache(maxsize=64)  # engines ask once per slice of records
 def _lsh_positions(bits: int, bands: int, rows: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.stack([rng.choice(bits, size=rows, replace=False) for _ in range(bands)])
@@ -110,46 +106,45 @@ def _pack_rows(bits: np.ndarray) -> np.ndarray:
     return (bits.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
 
-def block(spec_blocking: tuple[dict, ...], left: EncodedRecords, right: EncodedRecords, *, seed: int = 0
+def join_keys(spec_pass: BlockingPass, index: int, records: EncodedRecords, side: str, *, seed: int,
+              left_lists: set[str], right_lists: set[str]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(join index, uint64 keys, int32 rows into ``records``) of every equi-join the pass runs,
+    on ``side`` (:data:`LEFT` or :data:`RIGHT`); the pass's joins pair up by join index.
+
+    ``left_lists``/``right_lists`` are the token-list columns each whole file holds (they
+    decide which tolerance join an events pass runs); ``index`` is the pass's position in
+    the spec (it seeds the LSH bands). Engines that see a slice of records at a time call
+    this per slice: keys depend on the record only.
+    """
+    if isinstance(spec_pass, EventsPass):
+        joins = columns_of.event_joins(spec_pass.events, left_lists, right_lists)
+        return [(j, *_exploded(records, columns[0] if side == LEFT else columns[1])) for j, columns in enumerate(joins)]
+    key, present = _combine([records.tokens[c] for c in spec_pass.keys]) if spec_pass.keys else (None, None)
+    if isinstance(spec_pass, KeysPass):
+        rows = np.flatnonzero(present).astype(np.int32)
+        return [(0, key[rows], rows)]
+    filters, ones = records.filters[spec_pass.lsh]
+    positions = _lsh_positions(filters.shape[1] * 64, spec_pass.bands, spec_pass.rows, seed + index)
+    present = ones > 0 if present is None else (ones > 0) & present  # LSH within equal keys, if any
+    rows = np.flatnonzero(present).astype(np.int32)
+    chosen = filters[rows]
+    return [(band, _with_key(_pack_rows(_bits_at(chosen, band_positions)), key, rows), rows)
+            for band, band_positions in enumerate(positions)]
+
+
+def block(spec_blocking: tuple[BlockingPass, ...], left: EncodedRecords, right: EncodedRecords, *, seed: int = 0
           ) -> Candidates:
     """Run every blocking pass of the spec; return the deduplicated candidate pairs."""
     if len(spec_blocking) > 32:
         raise ValueError("at most 32 blocking passes")
+    lists = {"left_lists": set(left.lists), "right_lists": set(right.lists)}
     reports, per_pass = [], []
-    for p in spec_blocking:
-        report = PassReport(p["name"])
-        max_pairs = int(p.get("max_block_size", DEFAULT_MAX_BLOCK_PAIRS))
+    for index, p in enumerate(spec_blocking):
+        report = PassReport(p.name)
         lefts, rights = [], []
-        if "keys" in p and "lsh" not in p:
-            lk, lp = _combine([left.tokens[c] for c in p["keys"]])
-            rk, rp = _combine([right.tokens[c] for c in p["keys"]])
-            lrows, rrows = np.flatnonzero(lp).astype(np.int32), np.flatnonzero(rp).astype(np.int32)
-            joins = [((lk[lrows], lrows), (rk[rrows], rrows))]
-        elif "events" in p:
-            name = p["events"]
-            joins = [(_exploded(left, name), _exploded(right, name))]
-            if name + "__near" in left.lists:  # one direction suffices: the pairs are the same
-                joins.append((_exploded(left, name + "__near"), _exploded(right, name)))
-            elif name + "__near" in right.lists:
-                joins.append((_exploded(left, name), _exploded(right, name + "__near")))
-        else:
-            name = p["lsh"]
-            lf, lones = left.filters[name]
-            rf, rones = right.filters[name]
-            positions = _lsh_positions(lf.shape[1] * 64, int(p.get("bands", 24)), int(p.get("rows", 20)),
-                                       seed + len(reports))
-            lpresent, rpresent = lones > 0, rones > 0
-            lkey = rkey = None
-            if "keys" in p:  # LSH within equal keys (e.g. similar given names born the same year)
-                lkey, lp = _combine([left.tokens[c] for c in p["keys"]])
-                rkey, rp = _combine([right.tokens[c] for c in p["keys"]])
-                lpresent, rpresent = lpresent & lp, rpresent & rp
-            lrows, rrows = np.flatnonzero(lpresent).astype(np.int32), np.flatnonzero(rpresent).astype(np.int32)
-            lf, rf = lf[lrows], rf[rrows]
-            joins = (((_with_key(_pack_rows(_bits_at(lf, band)), lkey, lrows), lrows),
-                      (_with_key(_pack_rows(_bits_at(rf, band)), rkey, rrows), rrows)) for band in positions)
-        for (lk, lrows), (rk, rrows) in joins:
-            li, ri = join_on_keys(lk, lrows, rk, rrows, report, max_pairs)
+        right_joins = join_keys(p, index, right, RIGHT, seed=seed, **lists)
+        for (_, lk, lrows), (_, rk, rrows) in zip(join_keys(p, index, left, LEFT, seed=seed, **lists), right_joins):
+            li, ri = join_on_keys(lk, lrows, rk, rrows, report, p.max_block_size)
             lefts.append(li)
             rights.append(ri)
         reports.append(report)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linkage import encoded_columns as columns_of
 from linkage.encoded_arrays import EncodedRecords
 from linkage.kernels import dice_pairs, shared_tokens, token_in_list
 from linkage.spec import Spec
@@ -53,17 +54,17 @@ def _token_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
 
 def _date_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     """Levels in the order of the comparison's columns; each level lists one or more ways
-    ('left_col=right_col', '|'-separated) to reach it. Tolerance lists ('__near') count as a
-    hit when the other side's exact token is in the list."""
+    ('left_col=right_col', '|'-separated) to reach it. Tolerance lists (:func:`near` columns)
+    count as a hit when the other side's exact token is in the list."""
     out = np.full(len(li), len(c.columns), dtype=np.int8)  # 'different'
     any_present = np.zeros(len(li), dtype=bool)
     for level in range(len(c.columns) - 1, -1, -1):
         hit = np.zeros(len(li), dtype=bool)
         for alternative in c.columns[level].split("|"):
             lcol, rcol = alternative.split("=")
-            if lcol.endswith("__near"):
+            if columns_of.is_near(lcol):
                 hit |= _in_list(left.lists[lcol], li, right.tokens[rcol][ri])
-            elif rcol.endswith("__near"):
+            elif columns_of.is_near(rcol):
                 hit |= _in_list(right.lists[rcol], ri, left.tokens[lcol][li])
             else:
                 a, b = left.tokens[lcol][li], right.tokens[rcol][ri]
@@ -106,13 +107,8 @@ def _dice(left_filters, right_filters, li, ri) -> np.ndarray:
 def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     """Shared events, counted on exact tokens and the tolerance tokens either side emits."""
     name = c.columns[0]
-    shared = _shared(left.lists[name], right.lists[name], li, ri)
-    # a stay a day off counts once: through the left side's tolerance tokens if it emits them,
-    # else through the right side's (both directions would count it twice)
-    if name + "__near" in left.lists:
-        shared = shared + _shared(left.lists[name + "__near"], right.lists[name], li, ri)
-    elif name + "__near" in right.lists:
-        shared = shared + _shared(left.lists[name], right.lists[name + "__near"], li, ri)
+    shared = sum(_shared(left.lists[lcol], right.lists[rcol], li, ri)
+                 for lcol, rcol in columns_of.event_joins(name, set(left.lists), set(right.lists)))
     cuts = sorted(c.thresholds, reverse=True)  # e.g. 3, 2, 1 shared events
     out = np.full(len(li), len(cuts), dtype=np.int8)  # 'none shared'
     for level in range(len(cuts) - 1, -1, -1):
@@ -133,34 +129,32 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
     """The spec's comparisons, resolved against the columns both encoded files hold."""
     comparisons = []
     for entry in spec.comparisons:
-        name, kind = entry["field"], entry["kind"]
-        field = spec.field(name)
-        label = entry.get("label", name)
+        name, kind, label = entry.field, entry.kind, entry.name
         if kind == "token":
-            coarser = tuple(entry.get("with", []))  # e.g. commune, then departement
+            coarser = entry.coarser  # e.g. commune, then departement
             labels = ("agree",) if not coarser else (f"same {name}",) + tuple(f"same {w}" for w in coarser)
             comparisons.append(Comparison(label, kind, labels + ("disagree" if not coarser else "different",),
-                                          (name, *coarser), term_frequency=bool(entry.get("term_frequency", False)),
+                                          (name, *coarser), term_frequency=entry.term_frequency,
                                           fields=(name, *coarser)))
         elif kind == "dice":
-            thresholds = tuple(entry.get("thresholds", (0.9, 0.8)))
-            swapped = entry.get("swapped_with", "")
+            thresholds, swapped = entry.thresholds, entry.swapped_with
             labels = (tuple(f"Dice >= {t:g}" for t in thresholds)
                       + ((f"swapped with {swapped}",) if swapped else ()) + (f"Dice < {thresholds[-1]:g}",))
-            comparisons.append(Comparison(label, kind, labels, (name, *entry.get("with", [])), thresholds,
-                                          fields=(name, *entry.get("with", []), *([swapped] if swapped else [])),
+            comparisons.append(Comparison(label, kind, labels, (name, *entry.coarser), thresholds,
+                                          fields=(name, *entry.coarser, *([swapped] if swapped else [])),
                                           swapped_with=swapped))
         elif kind == "events":
-            cuts = tuple(sorted(entry.get("levels", (1, 2, 3)), reverse=True))
+            cuts = entry.event_levels
             labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)
             comparisons.append(Comparison(label, kind, labels, (name,), cuts, fields=(name,)))
         elif kind == "date":
-            days = field.tolerance_days
+            days = spec.field(name).tolerance_days
+            near, swap = columns_of.near(name), columns_of.swapped(name)
+            ym, year = columns_of.date_part(name, "year_month"), columns_of.date_part(name, "year")
             options = [(name, name, "exact date"),
-                       (name + "__near", name, f"within {days} days"), (name, name + "__near", f"within {days} days"),
-                       (name + "__swap", name, "day and month swapped"),
-                       (name, name + "__swap", "day and month swapped"),
-                       (name + "__ym", name + "__ym", "same year and month"), (name + "__y", name + "__y", "same year")]
+                       (near, name, f"within {days} days"), (name, near, f"within {days} days"),
+                       (swap, name, "day and month swapped"), (name, swap, "day and month swapped"),
+                       (ym, ym, "same year and month"), (year, year, "same year")]
             ways: dict[str, list[str]] = {}  # one level per label, maybe several ways to reach it
             for lcol, rcol, text in options:
                 if lcol in left_columns and rcol in right_columns:

@@ -18,18 +18,16 @@ import pyarrow as pa
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, write_parquet, write_text
 from harmonie.progress import stage
-from linkage.blocking import Candidates, block, pass_fields
+from linkage.blocking import Candidates, block
 from linkage.compare import Comparison, build_comparisons, compare
 from linkage.decide import Threshold, choose_threshold, expected_quality, one_to_one
 from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding.encoded_file import check_compatible, read_encoded
 from linkage.model import FellegiSunter
-from linkage.spec import Spec
+from linkage.spec import BlockingPass, ModelSettings, Spec
 
 PARTITION_PAIRS = 4_000_000
-EM_MAX_PAIRS_PER_RECORD = 500
 ASSIGNMENT_FLOOR = 0.01  # pairs less likely than this are not even considered for a link
-GREY_ZONE = (0.1, 0.9)
 
 
 @dataclass
@@ -87,12 +85,12 @@ def score_partition(model: FellegiSunter, frequencies: dict, left: EncodedRecord
     return model.match_weight(levels) + term_frequency_adjustment(model, frequencies, left, n_right, li, levels)
 
 
-def forced_fields(spec: Spec, spec_pass: dict) -> set[str]:
+def forced_fields(spec: Spec, spec_pass: BlockingPass) -> set[str]:
     """Fields a blocking pass biases: its own, any field read from the same input columns (a
     pass on the commune also fixes the departement derived from it), and the fields the
     spec says its non-matches agree on more than random pairs do (``leave_out``: people who
     shared a hospital stay tend to live in the same departement)."""
-    fields = pass_fields(spec_pass) | set(spec_pass.get("leave_out", []))
+    fields = spec_pass.fields | set(spec_pass.leave_out)
     columns = {c for f in spec.fields if f.name in fields for c in f.columns}
     return fields | {f.name for f in spec.fields if columns & set(f.columns)}
 
@@ -119,27 +117,23 @@ def training_plan(spec: Spec, comparisons: list[Comparison], pass_pairs: list[in
     sessions = []
     for i, p in enumerate(spec.blocking):
         excluded = {j for j, c in enumerate(comparisons) if set(c.fields) & forced_fields(spec, p)}
-        sessions.append((p["name"], i, excluded, pass_pairs[i]))
+        sessions.append((p.name, i, excluded, pass_pairs[i]))
     usable = [s for s in sessions if 0 < s[3] <= max_pairs_per_record * max(n_left, 1)]
     if not usable:
         usable = [min((s for s in sessions if s[3] > 0), key=lambda s: s[3])]
     return [s[:3] for s in usable]
 
 
-# u comes from random pairs. 200,000 (the old default) left levels with a few dozen hits (same
-# birth date, shared stays) to sampling noise: records are ordered by linkage id, so the same
-# positions held other people under another key, and at 193,000 x 3,000,000 recall moved from
-# 0.924 to 0.958 between two keys. Five million pairs make the weights, and so the links,
-# stable across keys (benchmarks/RESULTS.md). They reuse 200,000 right-hand records (each
-# met by 25 random left records), so the Spark driver fetches no more than that.
-U_SAMPLE_PAIRS = 5_000_000
+# The random pairs u is estimated on (``[model] u_sample_pairs`` of them, see ModelSettings)
+# reuse 200,000 right-hand records (each met by 25 random left records at the default), so
+# the Spark driver fetches no more than that.
 U_SAMPLE_RIGHT_RECORDS = 200_000
 
 
-def random_pairs(settings: dict, n_left: int, n_right: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def random_pairs(settings: ModelSettings, n_left: int, n_right: int) -> tuple[np.ndarray, np.ndarray]:
     """The random (left, right) row pairs u is estimated on: ``[model] u_sample_pairs`` of them."""
-    count = int(settings.get("u_sample_pairs", U_SAMPLE_PAIRS))
-    rng = np.random.default_rng(seed)
+    count = settings.u_sample_pairs
+    rng = np.random.default_rng(settings.seed)
     right = rng.integers(0, n_right, size=min(count, U_SAMPLE_RIGHT_RECORDS))
     left = rng.integers(0, n_left, size=count)
     return left.astype(np.int32), np.resize(right, count).astype(np.int32)
@@ -157,10 +151,9 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
         check_inputs(spec, left_file.metadata, right_file.metadata)
         left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
     settings = spec.model
-    seed = int(settings.get("seed", 0))
     comparisons = build_comparisons(spec, set(left_file.table.column_names), set(right_file.table.column_names))
     with stage("blocking"):
-        candidates = block(spec.blocking, left, right, seed=seed)
+        candidates = block(spec.blocking, left, right, seed=settings.seed)
     summary = {
         "spec": spec.name, "spec_hash": spec.hash, "key_fingerprint": left_file.key_fingerprint,
         "left": {"holder": left_file.metadata.get("holder"), "records": len(left)},
@@ -187,12 +180,11 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
             raise HarmonieError("the saved model's comparisons and levels differ from this spec's")
     else:
         with stage("EM: u from random pairs, m per blocking pass, prior"):
-            model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
-                                  tolerance=float(settings.get("em_tolerance", 1e-6)))
-            rl, rr = random_pairs(settings, len(left), len(right), seed)
+            model = FellegiSunter(comparisons, max_iterations=settings.em_max_iterations,
+                                  tolerance=settings.em_tolerance)
+            rl, rr = random_pairs(settings, len(left), len(right))
             model.fit_u(compare(comparisons, left, right, rl, rr))
-            sessions = training_sessions(spec, candidates, comparisons, len(left),
-                                         float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))
+            sessions = training_sessions(spec, candidates, comparisons, len(left), settings.em_max_pairs_per_record)
             model.fit(levels, total_pairs=len(left) * len(right), sessions=sessions,
                       max_matches=min(len(left), len(right)))
     with stage("score and assign one-to-one"):
@@ -229,7 +221,7 @@ class Decision:
 
 
 def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, n_left: int, n_right: int,
-           threshold: float | None, settings: dict) -> Decision:
+           threshold: float | None, settings: ModelSettings) -> Decision:
     """One-to-one assignment, threshold and grey zone over scored pairs in candidate order
     (ascending left row, then right row). Pairs below ``ASSIGNMENT_FLOOR`` may be left out
     beforehand: they are never considered."""
@@ -237,11 +229,11 @@ def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, n
     considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
     kept = considered[one_to_one(left_rows[considered], right_rows[considered], weights[considered],
                                  n_left, n_right)]
-    threshold = threshold if threshold is not None else settings.get("threshold")
+    threshold = threshold if threshold is not None else settings.threshold
     chosen = choose_threshold(probability[kept]) if threshold is None else \
         expected_quality(probability[kept], float(threshold))
     linked = kept[probability[kept] >= chosen.probability]
-    low, high = settings.get("grey_zone", GREY_ZONE)
+    low, high = settings.grey_zone
     grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
     return Decision(kept, linked, grey, chosen, threshold is not None)
 

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from harmonie.errors import HarmonieError
+from linkage import encoded_columns as columns_of
 from privacy.bloom import BloomSettings
 
 SPEC_FORMAT_VERSION = 1
@@ -88,6 +89,92 @@ class HolderSpec:
         return self.columns.get(canonical, canonical)
 
 
+DICE_THRESHOLDS = (0.9, 0.8)
+EVENT_LEVELS = (3, 2, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonSpec:
+    """One ``[[comparisons]]`` entry: which field, how its agreement is graded into levels."""
+
+    field: str
+    kind: str                                  # dice, token, date or events
+    label: str = ""                            # the name charts and model.json show (default: the field)
+    thresholds: tuple[float, ...] = ()         # dice: decreasing Dice cut-offs, one level each
+    coarser: tuple[str, ...] = ()              # token: coarser fields for the next levels (commune, departement)
+                                               # dice: further filters compared with it (birth and use name)
+    event_levels: tuple[int, ...] = EVENT_LEVELS  # events: decreasing numbers of shared events, one level each
+    term_frequency: bool = False               # token: weight agreement on a rare value more
+    swapped_with: str = ""                     # dice: a field that, crossed both ways, reveals swapped names
+
+    @property
+    def name(self) -> str:
+        return self.label or self.field
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockingPass:
+    """One ``[[blocking]]`` pass; its kind is its class (:class:`KeysPass`, :class:`EventsPass`, :class:`LshPass`)."""
+
+    name: str
+    max_block_size: int = 250_000  # left x right pairs above which a block (one key value) is skipped
+    leave_out: tuple[str, ...] = ()  # fields its non-matches agree on more than random pairs (EM leaves them out)
+    keys: tuple[str, ...] = ()     # token columns that must be equal (keys pass; lsh pass: within equal keys)
+
+    @property
+    def fields(self) -> set[str]:
+        """The spec fields the pass forces to agree."""
+        return {columns_of.field_of(column) for column in self.keys}
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeysPass(BlockingPass):
+    """Pairs equal on every column of ``keys`` (all present)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventsPass(BlockingPass):
+    """Pairs sharing at least one care-event token (exact, or a tolerance token) of ``events``."""
+
+    events: str
+
+    @property
+    def fields(self) -> set[str]:
+        return super().fields | {self.events}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LshPass(BlockingPass):
+    """Pairs whose Bloom filters of ``lsh`` agree on ``rows`` keyed-random bits in any of ``bands`` bands."""
+
+    lsh: str
+    bands: int = 24
+    rows: int = 20
+
+    @property
+    def fields(self) -> set[str]:
+        return super().fields | {self.lsh}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """``[model]``: how the linkage unit estimates and applies the Fellegi-Sunter model."""
+
+    # u comes from random pairs. 200,000 (the old default) left levels with a few dozen hits (same
+    # birth date, shared stays) to sampling noise: records are ordered by linkage id, so the same
+    # positions held other people under another key, and at 193,000 x 3,000,000 recall moved from
+    # 0.924 to 0.958 between two keys. Five million pairs make the weights, and so the links,
+    # stable across keys (benchmarks/RESULTS.md).
+    u_sample_pairs: int = 5_000_000
+    em_max_iterations: int = 200
+    em_tolerance: float = 1e-6
+    # passes proposing more pairs per left record are mostly non-matches: EM does not train on them
+    em_max_pairs_per_record: float = 500.0
+    threshold: float | None = None          # match probability for a link; None: the one of max expected F1
+    grey_zone: tuple[float, float] = (0.1, 0.9)
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -95,9 +182,9 @@ class Spec:
     project: str
     holders: dict[str, HolderSpec]
     fields: tuple[FieldSpec, ...]
-    comparisons: tuple[dict, ...]
-    blocking: tuple[dict, ...]
-    model: dict
+    comparisons: tuple[ComparisonSpec, ...]
+    blocking: tuple[BlockingPass, ...]
+    model: ModelSettings
     content: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -122,16 +209,15 @@ class Spec:
         columns = []
         for f in self.fields:
             if f.encoding == "date":
-                suffix = {"exact": "", "year_month": "__ym", "year": "__y"}
-                columns += [f.name + suffix[p] for p in f.parts]
+                columns += [columns_of.date_part(f.name, p) for p in f.parts]
                 if f.swap:
-                    columns.append(f.name + "__swap")
+                    columns.append(columns_of.swapped(f.name))
                 if f.tolerance_days:
-                    columns.append(f.name + "__near")
+                    columns.append(columns_of.near(f.name))
             elif f.encoding == "events":
                 columns.append(f.name)
                 if f.tolerance_days and (f.tolerance_holder in (None, role) or role is None):
-                    columns.append(f.name + "__near")
+                    columns.append(columns_of.near(f.name))
             else:
                 columns.append(f.name)
         return columns
@@ -235,68 +321,132 @@ def _parse_holder(role: str, table: dict) -> HolderSpec:
     return HolderSpec(role=role, id_column=id_column, columns=dict(columns), events=events)
 
 
-def _check_linkage_sections(spec_fields: dict[str, FieldSpec], comparisons, blocking, model) -> None:
-    for i, comparison in enumerate(comparisons):
-        where = f"[[comparisons]] #{i + 1}"
-        if not isinstance(comparison, dict):
-            raise SpecError(f"{where} must be a table")
-        _check_keys(comparison, {"field", "kind", "thresholds", "with", "levels", "label", "term_frequency",
-                                 "swapped_with"}, where)
-        name = _require(comparison, "field", str, where)
-        kind = _require(comparison, "kind", str, where)
-        if kind not in COMPARISON_KINDS:
-            raise SpecError(f"{where}: kind must be one of {', '.join(sorted(COMPARISON_KINDS))}")
-        swapped = [comparison["swapped_with"]] if "swapped_with" in comparison else []
-        if swapped and kind != "dice":
-            raise SpecError(f"{where}: swapped_with applies to dice comparisons")
-        for ref in [name, *comparison.get("with", []), *swapped]:
-            if ref not in spec_fields:
-                raise SpecError(f"{where} refers to unknown field {ref!r}")
-            if kind == "dice" and spec_fields[ref].key_name != spec_fields[name].key_name:
-                raise SpecError(f"{where}: {ref!r} and {name!r} are compared with each other, so they must "
-                                f"share a key (set key = \"...\" on both)")
-        if kind == "dice" and spec_fields[name].encoding != "bloom":
-            raise SpecError(f"{where}: dice comparisons need a bloom field")
-        thresholds = comparison.get("thresholds", [])
-        if not all(isinstance(t, (int, float)) and 0 < t <= 1 for t in thresholds) or \
-                list(thresholds) != sorted(thresholds, reverse=True):
-            raise SpecError(f"{where}: thresholds are decreasing numbers in (0, 1]")
-    for i, block in enumerate(blocking):
-        where = f"[[blocking]] #{i + 1}"
-        if not isinstance(block, dict):
-            raise SpecError(f"{where} must be a table")
-        _check_keys(block, {"name", "keys", "events", "lsh", "bands", "rows", "max_block_size", "leave_out"}, where)
-        for ref in block.get("leave_out", []):
-            if ref not in spec_fields:
-                raise SpecError(f"{where}: leave_out refers to unknown field {ref!r}")
-        _require(block, "name", str, where)
-        modes = [m for m in ("events", "lsh") if m in block] or (["keys"] if "keys" in block else [])
-        if len(modes) != 1 or ("events" in block and "keys" in block):
-            raise SpecError(f"{where}: give exactly one of 'keys', 'events' or 'lsh' (lsh may add 'keys')")
-        refs = [block[modes[0]]] if modes[0] != "keys" else []
-        for ref in [*refs, *block.get("keys", [])]:
-            if not isinstance(ref, str) or ref.split("__")[0] not in spec_fields:
-                raise SpecError(f"{where} refers to unknown field {ref!r}")
-        if "lsh" in block:
-            rows, bands = block.get("rows", 20), block.get("bands", 24)
-            if not (isinstance(rows, int) and 1 <= rows <= 64 and isinstance(bands, int) and 1 <= bands <= 256):
-                raise SpecError(f"{where}: lsh needs 1 <= rows <= 64 and 1 <= bands <= 256")
-        wanted = {"events": ("events",), "lsh": ("bloom",)}
-        for mode, fields_of_mode in ((modes[0], refs), ("keys", block.get("keys", []))):
-            allowed = wanted.get(mode, ("token", "pseudonym", "date"))
-            for ref in fields_of_mode:
-                if spec_fields[ref.split("__")[0]].encoding not in allowed:
-                    raise SpecError(f"{where}: {mode!r} needs {' or '.join(allowed)} fields, not {ref!r}")
+def _parse_comparison(comparison, index: int, spec_fields: dict[str, FieldSpec]) -> ComparisonSpec:
+    where = f"[[comparisons]] #{index + 1}"
+    if not isinstance(comparison, dict):
+        raise SpecError(f"{where} must be a table")
+    _check_keys(comparison, {"field", "kind", "thresholds", "with", "levels", "label", "term_frequency",
+                             "swapped_with"}, where)
+    name = _require(comparison, "field", str, where)
+    kind = _require(comparison, "kind", str, where)
+    if kind not in COMPARISON_KINDS:
+        raise SpecError(f"{where}: kind must be one of {', '.join(sorted(COMPARISON_KINDS))}")
+    swapped = [comparison["swapped_with"]] if "swapped_with" in comparison else []
+    if swapped and kind != "dice":
+        raise SpecError(f"{where}: swapped_with applies to dice comparisons")
+    coarser = comparison.get("with", [])
+    if not isinstance(coarser, list):
+        raise SpecError(f"{where}: 'with' is a list of field names")
+    for ref in [name, *coarser, *swapped]:
+        if not isinstance(ref, str) or ref not in spec_fields:
+            raise SpecError(f"{where} refers to unknown field {ref!r}")
+        if kind == "dice" and spec_fields[ref].key_name != spec_fields[name].key_name:
+            raise SpecError(f"{where}: {ref!r} and {name!r} are compared with each other, so they must "
+                            f"share a key (set key = \"...\" on both)")
+    if kind == "dice" and spec_fields[name].encoding != "bloom":
+        raise SpecError(f"{where}: dice comparisons need a bloom field")
+    thresholds = comparison.get("thresholds", list(DICE_THRESHOLDS) if kind == "dice" else [])
+    if not isinstance(thresholds, list) or not thresholds and kind == "dice" or \
+            not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t <= 1 for t in thresholds) or \
+            list(thresholds) != sorted(thresholds, reverse=True):
+        raise SpecError(f"{where}: thresholds are decreasing numbers in (0, 1]")
+    levels = comparison.get("levels", list(EVENT_LEVELS))
+    if not isinstance(levels, list) or not levels or len(set(levels)) != len(levels) or \
+            not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 1000 for k in levels):
+        raise SpecError(f"{where}: levels are distinct whole numbers of shared events between 1 and 1000")
+    label = comparison.get("label", name)
+    term_frequency = comparison.get("term_frequency", False)
+    if not isinstance(label, str) or not label or not isinstance(term_frequency, bool):
+        raise SpecError(f"{where}: label is a name and term_frequency true or false")
+    return ComparisonSpec(field=name, kind=kind, label=label, thresholds=tuple(float(t) for t in thresholds),
+                          coarser=tuple(coarser), event_levels=tuple(sorted(levels, reverse=True)),
+                          term_frequency=term_frequency, swapped_with=swapped[0] if swapped else "")
+
+
+_PASS_KINDS = {"keys": ("token", "pseudonym", "date"), "events": ("events",), "lsh": ("bloom",)}
+
+
+def _parse_blocking_pass(block, index: int, spec_fields: dict[str, FieldSpec]) -> BlockingPass:
+    where = f"[[blocking]] #{index + 1}"
+    if not isinstance(block, dict):
+        raise SpecError(f"{where} must be a table")
+    _check_keys(block, {"name", "keys", "events", "lsh", "bands", "rows", "max_block_size", "leave_out"}, where)
+    leave_out = block.get("leave_out", [])
+    if not isinstance(leave_out, list):
+        raise SpecError(f"{where}: leave_out is a list of field names")
+    for ref in leave_out:
+        if not isinstance(ref, str) or ref not in spec_fields:
+            raise SpecError(f"{where}: leave_out refers to unknown field {ref!r}")
+    name = _require(block, "name", str, where)
+    modes = [m for m in ("events", "lsh") if m in block] or (["keys"] if "keys" in block else [])
+    if len(modes) != 1 or ("events" in block and "keys" in block):
+        raise SpecError(f"{where}: give exactly one of 'keys', 'events' or 'lsh' (lsh may add 'keys')")
+    mode = modes[0]
+    keys = block.get("keys", [])
+    if not isinstance(keys, list) or (mode == "keys" and not keys):
+        raise SpecError(f"{where}: keys is a non-empty list of encoded columns")
+    own = [block[mode]] if mode != "keys" else []
+    for ref in [*own, *keys]:
+        if not isinstance(ref, str) or columns_of.field_of(ref) not in spec_fields:
+            raise SpecError(f"{where} refers to unknown field {ref!r}")
+    for kind, refs in ((mode, own), ("keys", keys)):
+        allowed = _PASS_KINDS[kind]
+        for ref in refs:
+            if spec_fields[columns_of.field_of(ref)].encoding not in allowed:
+                raise SpecError(f"{where}: {kind!r} needs {' or '.join(allowed)} fields, not {ref!r}")
+    max_block_size = block.get("max_block_size", BlockingPass.max_block_size)
+    if not isinstance(max_block_size, int) or isinstance(max_block_size, bool) or \
+            not 1 <= max_block_size <= MAX_BLOCK_PAIRS_LIMIT:
+        raise SpecError(f"{where}: max_block_size is a number of pairs between 1 and {MAX_BLOCK_PAIRS_LIMIT:,}")
+    common = {"name": name, "max_block_size": max_block_size, "leave_out": tuple(leave_out), "keys": tuple(keys)}
+    if mode == "events":
+        return EventsPass(events=block["events"], **common)
+    if mode == "lsh":
+        rows, bands = block.get("rows", LshPass.rows), block.get("bands", LshPass.bands)
+        if not (isinstance(rows, int) and not isinstance(rows, bool) and 1 <= rows <= 64
+                and isinstance(bands, int) and not isinstance(bands, bool) and 1 <= bands <= 256):
+            raise SpecError(f"{where}: lsh needs 1 <= rows <= 64 and 1 <= bands <= 256")
+        return LshPass(lsh=block["lsh"], bands=bands, rows=rows, **common)
+    return KeysPass(**common)
+
+
+MAX_BLOCK_PAIRS_LIMIT = 10**9
+MAX_BLOCKING_PASSES = 32  # the candidates' pass bit mask is a uint32
+MAX_U_SAMPLE_PAIRS = 50_000_000  # ~1 GB of levels; more adds nothing the u estimate can use
+
+
+def _number(model: dict, key: str, kind: type, low, high, text: str):
+    value = model.get(key, getattr(ModelSettings, key))
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int) or \
+            not low <= value <= high or value != value:
+        raise SpecError(f"[model] {key} {text}")
+    return kind(value)
+
+
+def _parse_model(model) -> ModelSettings:
     if not isinstance(model, dict):
         raise SpecError("[model] must be a table")
     _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "em_max_pairs_per_record",
                         "threshold", "grey_zone", "seed"}, "[model]")
-    if "threshold" in model and not (isinstance(model["threshold"], (int, float)) and 0 < model["threshold"] < 1):
+    threshold = model.get("threshold")
+    if threshold is not None and not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+                                      and 0 < threshold < 1):
         raise SpecError("[model] threshold is a match probability between 0 and 1")
-    grey = model.get("grey_zone", [0.1, 0.9])
-    if not (isinstance(grey, list) and len(grey) == 2 and all(isinstance(g, (int, float)) for g in grey)
-            and 0 <= grey[0] <= grey[1] <= 1):
+    grey = model.get("grey_zone", list(ModelSettings.grey_zone))
+    if not (isinstance(grey, list) and len(grey) == 2 and all(isinstance(g, (int, float)) and not isinstance(g, bool)
+                                                              for g in grey) and 0 <= grey[0] <= grey[1] <= 1):
         raise SpecError("[model] grey_zone is [low, high] match probabilities")
+    return ModelSettings(
+        u_sample_pairs=_number(model, "u_sample_pairs", int, 1_000, MAX_U_SAMPLE_PAIRS,
+                               f"is a whole number of random pairs between 1,000 and {MAX_U_SAMPLE_PAIRS:,}"),
+        em_max_iterations=_number(model, "em_max_iterations", int, 1, 100_000,
+                                  "is a whole number of iterations between 1 and 100,000"),
+        em_tolerance=_number(model, "em_tolerance", float, 1e-15, 0.1, "is a number between 1e-15 and 0.1"),
+        em_max_pairs_per_record=_number(model, "em_max_pairs_per_record", float, 1, 1e9,
+                                        "is a number of pairs per record between 1 and 1e9"),
+        threshold=None if threshold is None else float(threshold),
+        grey_zone=(grey[0], grey[1]),
+        seed=_number(model, "seed", int, 0, 2**32 - 1, "is a whole number between 0 and 2^32 - 1"))
 
 
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:
@@ -341,10 +491,14 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
         sharing = [g for g in fields if g.key_name == f.key_name]
         if any((g.encoding, g.bloom, g.salt) != (f.encoding, f.bloom, f.salt) for g in sharing):
             raise SpecError(f"fields sharing key {f.key_name!r} must have the same encoding, settings and salt")
-    comparisons = tuple(content.get("comparisons", []))
-    blocking = tuple(content.get("blocking", []))
-    model = content.get("model", {})
-    _check_linkage_sections(by_name, comparisons, blocking, model)
+    raw_comparisons, raw_blocking = content.get("comparisons", []), content.get("blocking", [])
+    if not isinstance(raw_comparisons, list) or not isinstance(raw_blocking, list):
+        raise SpecError(f"{origin}: [[comparisons]] and [[blocking]] are arrays of tables")
+    comparisons = tuple(_parse_comparison(c, i, by_name) for i, c in enumerate(raw_comparisons))
+    blocking = tuple(_parse_blocking_pass(b, i, by_name) for i, b in enumerate(raw_blocking))
+    if len(blocking) > MAX_BLOCKING_PASSES:
+        raise SpecError(f"{origin}: at most {MAX_BLOCKING_PASSES} blocking passes")
+    model = _parse_model(content.get("model", {}))
     return Spec(name=name, description=content.get("description", ""), project=project_id, holders=holders,
                 fields=fields, comparisons=comparisons, blocking=blocking, model=model, content=content)
 

@@ -135,7 +135,7 @@ def test_linkage_finds_nearly_all_true_pairs_one_to_one(encoded, population, tmp
     for key in ("links", "grey_zone", "model", "summary", "weight_histogram", "m_u", "waterfall"):
         assert paths[key].exists()
     model = FellegiSunter.load(paths["model"])
-    assert [c.name for c in model.comparisons] == [c["field"] for c in example_spec(name).comparisons]
+    assert [c.name for c in model.comparisons] == [c.field for c in example_spec(name).comparisons]
     assert all(level["label"] and level["m"] > 0 and level["u"] > 0 for c in model.to_dict()["comparisons"]
                for level in c["levels"])
 
@@ -253,6 +253,7 @@ def test_a_stay_a_day_off_counts_once_when_both_sides_emit_tolerance_tokens():
 def test_lsh_within_keys_only_pairs_similar_records_sharing_the_key():
     from linkage.blocking import block
     from linkage.encoded_arrays import EncodedRecords
+    from linkage.spec import LshPass
 
     filters, _ = BloomEncoder(KEY.subkey("p", "names", "bloom"), BloomSettings(hashes=90)).encode(
         ["MARIECLAIRE", "MARIECLAIRE", "MARIECLAIRE", "JEANPIERRE"])
@@ -261,19 +262,20 @@ def test_lsh_within_keys_only_pairs_similar_records_sharing_the_key():
                           filters={"first": (words[:1], popcounts(words[:1]))})
     right = EncodedRecords(ids=pa.array(["A", "B", "C"]), tokens={"year": np.array([1956, 1957, 1956])},
                            filters={"first": (words[1:], popcounts(words[1:]))})
-    candidates = block(({"name": "lsh", "lsh": "first", "keys": ["year"], "bands": 8, "rows": 8},), left, right)
+    candidates = block((LshPass(name="lsh", lsh="first", keys=("year",), bands=8, rows=8),), left, right)
     assert list(zip(candidates.left.tolist(), candidates.right.tolist())) == [(0, 0)]  # same name, same year only
 
 
 def test_random_pairs_for_u_are_many_reproducible_and_reuse_few_right_records():
-    from linkage.link import U_SAMPLE_PAIRS, U_SAMPLE_RIGHT_RECORDS, random_pairs
+    from linkage.link import U_SAMPLE_RIGHT_RECORDS, random_pairs
+    from linkage.spec import ModelSettings
 
-    left, right = random_pairs({}, 20_000, 3_000_000, seed=0)
-    assert len(left) == len(right) == U_SAMPLE_PAIRS
+    left, right = random_pairs(ModelSettings(), 20_000, 3_000_000)
+    assert len(left) == len(right) == ModelSettings().u_sample_pairs == 5_000_000
     assert left.min() >= 0 and left.max() < 20_000 and right.min() >= 0 and right.max() < 3_000_000
     assert len(np.unique(right)) <= U_SAMPLE_RIGHT_RECORDS  # what the Spark driver fetches
     assert len(np.unique(left)) == 20_000  # every left record takes part
-    again = random_pairs({}, 20_000, 3_000_000, seed=0)
+    again = random_pairs(ModelSettings(), 20_000, 3_000_000)
     assert np.array_equal(left, again[0]) and np.array_equal(right, again[1])
-    small = random_pairs({"u_sample_pairs": 1_000}, 50, 40, seed=1)
+    small = random_pairs(ModelSettings(u_sample_pairs=1_000, seed=1), 50, 40)
     assert len(small[0]) == 1_000 and small[1].max() < 40

@@ -53,9 +53,9 @@ def test_the_names_given_name_opt_in_switches_on_into_a_valid_spec():
     assert {"first_name", "given_names"} <= {f.name for f in spec.fields}
     assert spec.field("first_name").key_name == spec.field("birth_name").key_name == "names"
     assert spec.field("first_name").bloom.xor_fold
-    birth = next(c for c in spec.comparisons if c["field"] == "birth_name")
-    assert birth["swapped_with"] == "first_name"
-    assert any(b.get("lsh") == "first_name" for b in spec.blocking)
+    birth = next(c for c in spec.comparisons if c.field == "birth_name")
+    assert birth.swapped_with == "first_name"
+    assert any(getattr(b, "lsh", None) == "first_name" for b in spec.blocking)
     with pytest.raises(SpecError, match="no commented given-name block"):
         with_given_names(example_spec_text("indirect"))
 

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linkage import encoded_columns as columns_of
 from linkage.encoding.arrow import list_array
 from linkage.encoding.fields import date_day, iso_date
 from linkage.normalise.apply import distinct_codes
@@ -82,5 +83,5 @@ def event_columns(name: str, subkey: bytes, event_row: np.ndarray, finess: pa.Ch
 
     columns = {name: list_array(rows, per_key[0], n_rows)}
     if emit_near:
-        columns[name + "__near"] = list_array(np.tile(rows, len(offsets)), per_key[1:].ravel(), n_rows)
+        columns[columns_of.near(name)] = list_array(np.tile(rows, len(offsets)), per_key[1:].ravel(), n_rows)
     return columns, flags

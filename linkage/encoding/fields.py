@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from linkage import encoded_columns as columns_of
 from linkage.encoding.arrow import filter_array, list_array, token_array
 from linkage.normalise.apply import Normalised
 from linkage.normalise.dates import PartialDate
@@ -59,11 +60,11 @@ def date_columns(field: FieldSpec, norm: Normalised, subkey: bytes) -> dict[str,
     if "exact" in field.parts:
         add(field.name, [message("date", iso_date(d)) if d is not None else None for d in days])
     if "year_month" in field.parts:
-        add(field.name + "__ym", [message("ym", f"{d.year:04d}-{d.month:02d}") if d.month else None for d in dates])
+        add(columns_of.date_part(field.name, "year_month"), [message("ym", f"{d.year:04d}-{d.month:02d}") if d.month else None for d in dates])
     if "year" in field.parts:
-        add(field.name + "__y", [message("y", f"{d.year:04d}") for d in dates])
+        add(columns_of.date_part(field.name, "year"), [message("y", f"{d.year:04d}") for d in dates])
     if field.swap:
-        add(field.name + "__swap", [
+        add(columns_of.swapped(field.name), [
             message("date", f"{d.year:04d}-{d.day:02d}-{d.month:02d}") if d.complete and d.day <= 12 and d.day != d.month
             else None for d in dates])
     if field.tolerance_days:
@@ -77,7 +78,7 @@ def date_columns(field: FieldSpec, norm: Normalised, subkey: bytes) -> dict[str,
                 near[i] = [near_tokens[d + o] for o in offsets]
                 complete[i] = True
         rows = np.flatnonzero(complete[norm.codes])
-        columns[field.name + "__near"] = list_array(np.repeat(rows, len(offsets)), near[norm.codes[rows]].ravel(),
+        columns[columns_of.near(field.name)] = list_array(np.repeat(rows, len(offsets)), near[norm.codes[rows]].ravel(),
                                                     len(norm.codes))
     return columns
 

@@ -4,8 +4,8 @@ blocking as a broadcast hash join over them.
 :func:`linkage.blocking.block` runs each pass as one or more equi-joins of (key, row)
 arrays (``join_on_keys``). A distributed engine runs the same joins, so it needs the same
 keys, computed where the records are: :func:`join_keys` gives, for a slice of one side's
-records, every (pass, join, key, row) the local engine would feed to ``join_on_keys``,
-built with the local engine's own helpers (``_combine``, ``_exploded``, the LSH bands).
+records, every (pass, join, key, row) the local engine feeds to ``join_on_keys``, from the
+same function (:func:`linkage.blocking.join_keys`).
 Keys are uint64 as locally; engines that only have signed 64-bit integers view them as
 int64, which keeps equality.
 
@@ -20,71 +20,24 @@ The pairs never leave the slice that made them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from linkage.blocking import (
-    DEFAULT_MAX_BLOCK_PAIRS,
-    PassReport,
-    _bits_at,
-    _combine,
-    _exploded,
-    _lsh_positions,
-    _pack_rows,
-    _with_key,
-)
+from linkage.blocking import LEFT, RIGHT, PassReport
+from linkage.blocking import join_keys as pass_join_keys
 from linkage.encoded_arrays import EncodedRecords
+from linkage.spec import BlockingPass
 
-LEFT, RIGHT = "left", "right"
-
-
-@lru_cache(maxsize=64)
-def _positions(bits: int, bands: int, rows: int, seed: int) -> np.ndarray:
-    return _lsh_positions(bits, bands, rows, seed)
+__all__ = ["LEFT", "RIGHT", "KeyIndex", "join_keys", "shared_key_counts", "guard", "probe", "dedup_pairs"]
 
 
-def event_columns(spec_pass: dict, left_lists: set[str], right_lists: set[str]) -> list[tuple[str, str]]:
-    """(left column, right column) of each join of an ``events`` pass, as ``block`` chooses them:
-    exact tokens both sides, plus the tolerance tokens of whichever side emits them."""
-    name = spec_pass["events"]
-    joins = [(name, name)]
-    if name + "__near" in left_lists:  # one direction suffices: the pairs are the same
-        joins.append((name + "__near", name))
-    elif name + "__near" in right_lists:
-        joins.append((name, name + "__near"))
-    return joins
-
-
-def join_keys(spec_blocking: tuple[dict, ...], records: EncodedRecords, side: str, *, seed: int,
+def join_keys(spec_blocking: tuple[BlockingPass, ...], records: EncodedRecords, side: str, *, seed: int,
               left_lists: set[str], right_lists: set[str]) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """(pass index, join index, uint64 keys, int32 rows into ``records``) for every join of
-    every pass, on ``side`` (``"left"`` or ``"right"``). ``left_lists``/``right_lists``: the
-    token-list columns each whole file holds (they decide which tolerance join runs)."""
-    out = []
-    for index, p in enumerate(spec_blocking):
-        if "keys" in p and "lsh" not in p:
-            key, present = _combine([records.tokens[c] for c in p["keys"]])
-            rows = np.flatnonzero(present).astype(np.int32)
-            out.append((index, 0, key[rows], rows))
-        elif "events" in p:
-            for join, columns in enumerate(event_columns(p, left_lists, right_lists)):
-                keys, rows = _exploded(records, columns[0] if side == LEFT else columns[1])
-                out.append((index, join, keys, rows))
-        else:
-            filters, ones = records.filters[p["lsh"]]
-            positions = _positions(filters.shape[1] * 64, int(p.get("bands", 24)), int(p.get("rows", 20)),
-                                   seed + index)
-            present = ones > 0
-            key = None
-            if "keys" in p:  # LSH within equal keys
-                key, key_present = _combine([records.tokens[c] for c in p["keys"]])
-                present = present & key_present
-            rows = np.flatnonzero(present).astype(np.int32)
-            chosen = filters[rows]
-            for band, band_positions in enumerate(positions):
-                out.append((index, band, _with_key(_pack_rows(_bits_at(chosen, band_positions)), key, rows), rows))
-    return out
+    every pass, on ``side`` (:func:`linkage.blocking.join_keys`, pass by pass)."""
+    return [(index, join, keys, rows) for index, p in enumerate(spec_blocking)
+            for join, keys, rows in pass_join_keys(p, index, records, side, seed=seed, left_lists=left_lists,
+                                                   right_lists=right_lists)]
 
 
 def dedup_pairs(right_rows: np.ndarray, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,12 +99,12 @@ def shared_key_counts(parts: list[tuple[int, int, np.ndarray, np.ndarray]],
     return out
 
 
-def guard(spec_blocking: tuple[dict, ...], left: KeyIndex,
+def guard(spec_blocking: tuple[BlockingPass, ...], left: KeyIndex,
           right_counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]) -> tuple[KeyIndex, list[PassReport]]:
     """``join_on_keys``'s guard from key counts: the left index reduced to the blocks that are
     shared and within the pass's ``max_block_size``, and the pass reports the local engine
     writes (blocks, pairs, skipped blocks and pairs)."""
-    reports = [PassReport(p["name"]) for p in spec_blocking]
+    reports = [PassReport(p.name) for p in spec_blocking]
     kept = KeyIndex()
     for (p, j), keys in left.keys.items():
         report = reports[p]
@@ -164,7 +117,7 @@ def guard(spec_blocking: tuple[dict, ...], left: KeyIndex,
             r_count = np.zeros(len(values), dtype=np.int64)
         sizes = l_count.astype(np.int64) * r_count
         shared = r_count > 0
-        too_big = sizes > int(spec_blocking[p].get("max_block_size", DEFAULT_MAX_BLOCK_PAIRS))
+        too_big = sizes > spec_blocking[p].max_block_size
         keep = shared & ~too_big
         report.blocks += int(keep.sum())
         report.skipped_blocks += int((shared & too_big).sum())

@@ -68,7 +68,6 @@ from linkage.engines.blocking_keys import (
 from linkage.engines.pattern_em import fit_from_pattern_counts, pattern_count_table
 from linkage.link import (
     ASSIGNMENT_FLOOR,
-    EM_MAX_PAIRS_PER_RECORD,
     LinkResult,
     _pairs_table,
     check_inputs,
@@ -424,7 +423,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             cached.append(right_df)
             right_df.count()
         settings = spec.model
-        seed = int(settings.get("seed", 0))
+        seed = settings.seed
         comparisons = build_comparisons(spec, set(left_schema.names), set(right_schema.names))
         plan = _Plan(spec.blocking, seed, frozenset(_list_columns(left_schema)),
                      frozenset(_list_columns(right_schema)), right_schema, tuple(comparisons), left_broadcast)
@@ -470,17 +469,16 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
                 raise HarmonieError("the saved model's comparisons and levels differ from this spec's")
         else:
             with _job(spark, "EM: u from random pairs, m per blocking pass, prior"):
-                model = FellegiSunter(comparisons, max_iterations=int(settings.get("em_max_iterations", 200)),
-                                      tolerance=float(settings.get("em_tolerance", 1e-6)))
-                rl, rr = random_pairs(settings, len(left), n_right, seed)
+                model = FellegiSunter(comparisons, max_iterations=settings.em_max_iterations,
+                                      tolerance=settings.em_tolerance)
+                rl, rr = random_pairs(settings, len(left), n_right)
                 sample = _fetch_right(spark, right_df, rr)
                 sample_rows = sample[ROW].to_numpy()
                 model.fit_u(compare(comparisons, left, _records(sample, right_schema), rl,
                                     np.searchsorted(sample_rows, rr).astype(np.int32)))
                 pass_pairs = [int(counts[(bits >> np.uint32(i)) & np.uint32(1) == 1].sum())
                               for i in range(len(spec.blocking))]
-                sessions = training_plan(spec, comparisons, pass_pairs, len(left),
-                                         float(settings.get("em_max_pairs_per_record", EM_MAX_PAIRS_PER_RECORD)))
+                sessions = training_plan(spec, comparisons, pass_pairs, len(left), settings.em_max_pairs_per_record)
                 fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=len(left) * n_right,
                                         sessions=sessions, max_matches=min(len(left), n_right))
         with _job(spark, "score and assign one-to-one"):

@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, read_table, write_text
+from linkage import encoded_columns as columns_of
 from linkage.encoding.encoded_file import read_metadata
 from linkage.normalise.text import ascii_upper
 from privacy.audit.attack_patterns import (
@@ -432,8 +433,8 @@ def plans_from_spec(spec_path: str | Path, metadata: dict, fields: list[str], re
         if f.salt:
             salt = spec.field(f.salt)
             if salt.encoding == "date":
-                suffix = {"year": "__y", "year_month": "__ym", "exact": ""}
-                group_by = next(salt.name + suffix[p] for p in ("year", "year_month", "exact") if p in salt.parts)
+                group_by = next(columns_of.date_part(salt.name, p) for p in ("year", "year_month", "exact")
+                                if p in salt.parts)
             else:
                 group_by = salt.name
         plans.append(FieldPlan(field=name, reference=reference, qgram=f.bloom.qgram, group_by=group_by,
