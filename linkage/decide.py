@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from linkage.kernels import greedy_one_to_one
+from linkage.model import FellegiSunter
+from linkage.spec import ModelSettings
+
+ASSIGNMENT_FLOOR = 0.01  # pairs less likely than this are not even considered for a link
 
 
 def one_to_one(left: np.ndarray, right: np.ndarray, weight: np.ndarray, n_left: int, n_right: int) -> np.ndarray:
@@ -54,3 +58,30 @@ def choose_threshold(probability: np.ndarray) -> Threshold:
     f1[p < 0.5] = -1
     best = int(np.argmax(f1))
     return expected_quality(probability, float(max(p[best], 0.5)))
+
+
+@dataclass
+class Decision:
+    kept: np.ndarray    # positions (into the arrays given to :func:`decide`) of the one-to-one pairs
+    linked: np.ndarray  # of those, the links
+    grey: np.ndarray    # of those, the grey zone
+    chosen: Threshold
+    threshold_given: bool
+
+
+def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, n_left: int, n_right: int,
+           threshold: float | None, settings: ModelSettings) -> Decision:
+    """One-to-one assignment, threshold and grey zone over scored pairs in candidate order
+    (ascending left row, then right row). Pairs below ``ASSIGNMENT_FLOOR`` may be left out
+    beforehand: they are never considered."""
+    probability = FellegiSunter.probability(weights)
+    considered = np.flatnonzero(probability >= ASSIGNMENT_FLOOR)
+    kept = considered[one_to_one(left_rows[considered], right_rows[considered], weights[considered],
+                                 n_left, n_right)]
+    threshold = threshold if threshold is not None else settings.threshold
+    chosen = choose_threshold(probability[kept]) if threshold is None else \
+        expected_quality(probability[kept], float(threshold))
+    linked = kept[probability[kept] >= chosen.probability]
+    low, high = settings.grey_zone
+    grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
+    return Decision(kept, linked, grey, chosen, threshold is not None)

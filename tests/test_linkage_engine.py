@@ -1,5 +1,7 @@
 """The linkage unit: kernels, blocking, EM, one-to-one, evaluation, and whole runs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -202,7 +204,7 @@ def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
 
 def test_agreeing_on_a_rare_value_weighs_more_than_on_a_common_one():
     from linkage.encoded_arrays import EncodedRecords
-    from linkage.link import term_frequencies, term_frequency_adjustment
+    from linkage.scoring import term_frequencies, term_frequency_adjustment
 
     comparison = Comparison("commune", "token", ("agree", "disagree"), ("commune",), term_frequency=True,
                             fields=("commune",))
@@ -267,8 +269,11 @@ def test_lsh_within_keys_only_pairs_similar_records_sharing_the_key():
 
 
 def test_random_pairs_for_u_are_many_reproducible_and_reuse_few_right_records():
-    from linkage.link import U_SAMPLE_RIGHT_RECORDS, random_pairs
+    from linkage.plan import U_SAMPLE_RIGHT_RECORDS, LinkPlan
     from linkage.spec import ModelSettings
+
+    def random_pairs(settings, n_left, n_right):
+        return LinkPlan(replace(example_spec("indirect"), model=settings)).random_pairs(n_left, n_right)
 
     left, right = random_pairs(ModelSettings(), 20_000, 3_000_000)
     assert len(left) == len(right) == ModelSettings().u_sample_pairs == 5_000_000

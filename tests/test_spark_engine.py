@@ -21,7 +21,8 @@ from linkage.encoding import encode_holder, read_encoded, write_encoded
 from linkage.engines import spark_available
 from linkage.engines.blocking_keys import LEFT, RIGHT, KeyIndex, guard, join_keys, probe, shared_key_counts
 from linkage.engines.pattern_em import fit_from_pattern_counts, merge_pattern_counts, pattern_count_table
-from linkage.link import link, training_plan
+from linkage.link import link
+from linkage.plan import LinkPlan
 from linkage.model import FellegiSunter
 from linkage.spec import example_spec_text, parse_spec
 from privacy.keys import LinkageKey
@@ -117,8 +118,7 @@ def test_em_from_merged_pattern_counts_is_the_local_model(small, local_runs, nam
                           tolerance=local.model.tolerance)
     model.u_, model.u_pairs_ = local.model.u_, local.model.u_pairs_
     pass_pairs = [int(counts[(bits >> np.uint32(i)) & np.uint32(1) == 1].sum()) for i in range(len(spec.blocking))]
-    plan = training_plan(spec, model.comparisons, pass_pairs, local.summary["left"]["records"],
-                         spec.model.em_max_pairs_per_record)
+    plan = LinkPlan(spec).training_plan(model.comparisons, pass_pairs, local.summary["left"]["records"])
     n_left, n_right = local.summary["left"]["records"], local.summary["right"]["records"]
     fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=n_left * n_right, sessions=plan,
                             max_matches=min(n_left, n_right))

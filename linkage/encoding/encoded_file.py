@@ -44,28 +44,46 @@ def write_encoded(table: pa.Table, metadata: dict, path: str | Path) -> Path:
     return write_parquet(table.replace_schema_metadata(schema_metadata), path)
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The encoded file's metadata, checking it is an encoded file of a version we read."""
-    path = Path(path)
-    if not path.exists():
-        raise HarmonieError(f"encoded file {path} not found")
+def read_footer(path: str | Path) -> tuple[pa.Schema, dict]:
+    """The encoded file's Arrow schema and Harmonie metadata, from its footer only, checking it
+    is an encoded file of a version we read. Local paths, or any URI pyarrow's file systems
+    read (s3://, hdfs://, gs://...): the one reader every engine and the attack audit use."""
+    text = str(path)
     try:
-        schema = pq.read_schema(path)
+        if "://" in text:
+            import pyarrow.fs as pafs
+
+            filesystem, inner = pafs.FileSystem.from_uri(text)
+            with filesystem.open_input_file(inner) as handle:
+                schema = pq.read_schema(handle)
+        else:
+            if not Path(text).exists():
+                raise HarmonieError(f"encoded file {text} not found")
+            schema = pq.read_schema(text)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise HarmonieError(f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        raise HarmonieError(f"{text} is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
-        raise HarmonieError(f"{path} is not a Harmonie encoded file (no Harmonie metadata)")
+        raise HarmonieError(f"{text} is not a Harmonie encoded file (no Harmonie metadata)")
     try:
         metadata = json.loads(raw)
-    except json.JSONDecodeError:
-        raise HarmonieError(f"{path} has corrupted Harmonie metadata") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise HarmonieError(f"{text} has corrupted Harmonie metadata") from None
+    if not isinstance(metadata, dict):
+        raise HarmonieError(f"{text} has corrupted Harmonie metadata (not a JSON object)")
     if metadata.get("format") != ENCODED_FORMAT:
-        raise HarmonieError(f"{path} is a {metadata.get('format')!r} file, not an encoded file")
-    if metadata.get("format_version") != ENCODED_FORMAT_VERSION:
-        raise HarmonieError(f"{path} is encoded-file version {metadata.get('format_version')!r}; "
-                            f"this tool reads version {ENCODED_FORMAT_VERSION}")
-    return metadata
+        raise HarmonieError(f"{text} is not a Harmonie encoded file (format is not {ENCODED_FORMAT!r})")
+    version = metadata.get("format_version")
+    if version != ENCODED_FORMAT_VERSION:
+        shown = version if isinstance(version, int) and abs(version) < 10**6 else type(version).__name__
+        raise HarmonieError(f"{text} is encoded-file version {shown!r}; this tool reads version "
+                            f"{ENCODED_FORMAT_VERSION}")
+    return schema, metadata
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The encoded file's metadata (:func:`read_footer`)."""
+    return read_footer(path)[1]
 
 
 def read_encoded(path: str | Path) -> EncodedFile:

@@ -87,7 +87,7 @@ def fit_from_pattern_counts(model: FellegiSunter, patterns: np.ndarray, bits: np
     """``model.fit(levels, total_pairs, sessions, max_matches)`` from the merged pattern table.
 
     ``sessions``: (name, blocking pass index, comparisons left out), as
-    :func:`linkage.link.training_plan` returns them; a session's pairs are those whose pass
+    :meth:`linkage.plan.LinkPlan.training_plan` returns them; a session's pairs are those whose pass
     bit is set. u must be fitted first.
     """
     if not model.u_:

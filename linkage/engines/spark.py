@@ -22,9 +22,9 @@ Plan (each stage a Spark job, its name set as the job description):
    (:mod:`linkage.engines.pattern_em`), which give the local engine's model bit for bit.
 5. **score**: the model and the right file's term frequencies (counted on the cluster)
    are shipped to the executors, which compare again and score every pair with
-   :func:`linkage.link.score_partition`, returning the pairs with p >= 0.01 and a
+   :func:`linkage.scoring.score_partition`, returning the pairs with p >= 0.01 and a
    histogram of all weights; one-to-one assignment, threshold and grey zone run on the
-   driver with :func:`linkage.link.decide` over those pairs in candidate order.
+   driver with :meth:`linkage.plan.LinkPlan.decide` over those pairs in candidate order.
 6. **write**: links, grey zone, model, summary and charts as the local engine writes
    them (on the driver's file system); ``candidates.parquet`` from the executors.
 
@@ -53,8 +53,9 @@ import pyarrow as pa
 from harmonie.errors import HarmonieError
 from harmonie.progress import stage
 from linkage.blocking import Candidates
-from linkage.compare import build_comparisons, compare
+from linkage.compare import compare
 from linkage.encoded_arrays import EncodedRecords
+from linkage.encoding.encoded_file import read_footer
 from linkage.engines import require_spark
 from linkage.engines.blocking_keys import (
     LEFT,
@@ -65,20 +66,12 @@ from linkage.engines.blocking_keys import (
     probe,
     shared_key_counts,
 )
+from linkage.decide import ASSIGNMENT_FLOOR
 from linkage.engines.pattern_em import fit_from_pattern_counts, pattern_count_table
-from linkage.link import (
-    ASSIGNMENT_FLOOR,
-    LinkResult,
-    _pairs_table,
-    check_inputs,
-    decide,
-    decision_summary,
-    random_pairs,
-    score_partition,
-    training_plan,
-    write_link_outputs,
-)
+from linkage.link import LinkResult, _pairs_table, write_link_outputs
 from linkage.model import FellegiSunter
+from linkage.plan import LinkPlan
+from linkage.scoring import score_partition
 from linkage.spec import Spec
 
 ROW = "__row"  # position of a record in its file; '__' cannot start a spec column name
@@ -145,39 +138,6 @@ def _job(spark, label: str):
 
 
 # --- reading ---------------------------------------------------------------------------
-
-def _footer(path) -> tuple[pa.Schema, dict]:
-    """The encoded file's Arrow schema and Harmonie metadata, from its footer only
-    (local paths, or any URI pyarrow's file systems read: s3://, hdfs://, gs://...)."""
-    import pyarrow.parquet as pq
-
-    from linkage.encoding.encoded_file import read_metadata
-
-    text = str(path)
-    if "://" not in text:
-        return pq.read_schema(text), read_metadata(text)
-    import json
-
-    import pyarrow.fs as pafs
-
-    from linkage.encoding.encoded_file import (
-        ENCODED_FORMAT,
-        ENCODED_FORMAT_VERSION,
-        METADATA_KEY,
-    )
-
-    try:
-        filesystem, inner = pafs.FileSystem.from_uri(text)
-        with filesystem.open_input_file(inner) as handle:
-            schema = pq.read_schema(handle)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonieError(f"cannot read encoded file {text}: {str(exc).splitlines()[0]}") from None
-    raw = (schema.metadata or {}).get(METADATA_KEY)
-    metadata = json.loads(raw) if raw else {}
-    if metadata.get("format") != ENCODED_FORMAT or metadata.get("format_version") != ENCODED_FORMAT_VERSION:
-        raise HarmonieError(f"{text} is not a Harmonie encoded file of version {ENCODED_FORMAT_VERSION}")
-    return schema, metadata
-
 
 def _spark_path(path) -> str:
     text = str(path)
@@ -371,7 +331,7 @@ def _fetch_right(spark, right_df, rows: np.ndarray, columns: list[str] | None = 
 
 
 def _term_frequencies(model: FellegiSunter, right_df) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """:func:`linkage.link.term_frequencies`, counted on the cluster."""
+    """:func:`linkage.scoring.term_frequencies`, counted on the cluster."""
     from pyspark.sql import functions as F
 
     tables = {}
@@ -400,6 +360,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
+    link_plan = LinkPlan(spec, threshold=threshold, model=model)
     owned = spark is None and SparkSession.getActiveSession() is None
     with stage("start Spark" if spark is None else "attach to Spark"):
         spark = spark or spark_session(master, conf)
@@ -407,9 +368,9 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
     cached, broadcasts = [], []
     try:
         with _job(spark, "load encoded files"):
-            left_schema, left_metadata = _footer(left_path)
-            right_schema, right_metadata = _footer(right_path)
-            check_inputs(spec, left_metadata, right_metadata)
+            left_schema, left_metadata = read_footer(left_path)
+            right_schema, right_metadata = read_footer(right_path)
+            link_plan.check_inputs(left_metadata, right_metadata)
             left_df, right_df = _read(spark, left_path), _read(spark, right_path)
             left_table = _restore(_to_arrow(left_df).sort_by(ROW), left_schema)
             left = EncodedRecords.from_table(left_table)
@@ -422,10 +383,8 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
                 .persist(StorageLevel.DISK_ONLY)
             cached.append(right_df)
             right_df.count()
-        settings = spec.model
-        seed = settings.seed
-        comparisons = build_comparisons(spec, set(left_schema.names), set(right_schema.names))
-        plan = _Plan(spec.blocking, seed, frozenset(_list_columns(left_schema)),
+        comparisons = link_plan.comparisons(set(left_schema.names), set(right_schema.names))
+        plan = _Plan(spec.blocking, spec.model.seed, frozenset(_list_columns(left_schema)),
                      frozenset(_list_columns(right_schema)), right_schema, tuple(comparisons), left_broadcast)
         with _job(spark, "blocking"):
             index, reports = _blocking(spark, spec, left, right_df, plan)
@@ -443,42 +402,30 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
                 np.zeros(0, dtype=np.uint32)
             counts = table["pairs"].to_numpy().astype(np.int64) if table.num_rows else np.zeros(0, dtype=np.int64)
         n = int(counts.sum())
-        summary = {
-            "spec": spec.name, "spec_hash": spec.hash, "key_fingerprint": left_metadata["key_fingerprint"],
-            "left": {"holder": left_metadata.get("holder"), "records": len(left)},
-            "right": {"holder": right_metadata.get("holder"), "records": n_right},
-            "blocking": [vars(r) for r in reports],
-            "candidate_pairs": n,
-            "reduction_ratio": 1 - n / max(len(left) * n_right, 1),
-        }
-        engine = {"name": "spark", "master": sc.master, "spark_version": spark.version,
-                  "default_parallelism": sc.defaultParallelism}
+        summary = link_plan.summary(left_metadata, right_metadata, len(left), n_right, reports, n)
+        summary.engine = {"name": "spark", "master": sc.master, "spark_version": spark.version,
+                          "default_parallelism": sc.defaultParallelism}
         right_id_type = right_schema.field("linkage_id").type
         if n == 0 or len(left) == 0 or n_right == 0:
-            summary["status"] = "no candidate pairs: nothing to link (check the blocking passes and the inputs)"
             none = Candidates(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), reports)
             right_view = EncodedRecords(ids=pa.array([], right_id_type))
             empty = _pairs_table(none, np.zeros(0, dtype=np.int64), left, right_view, np.zeros(0),
                                  np.zeros((0, 0)), [])
-            summary["engine"] = engine
-            return SparkLinkResult(empty, empty, None, summary, none, np.zeros(0),
+            return SparkLinkResult(empty, empty, None, summary.to_dict(), none, np.zeros(0),
                                    np.zeros((0, len(comparisons))), left.ids, None)
 
-        if model is not None:
-            if [c.labels for c in model.comparisons] != [c.labels for c in comparisons]:
-                raise HarmonieError("the saved model's comparisons and levels differ from this spec's")
-        else:
+        model = link_plan.saved_model
+        if link_plan.needs_em:
             with _job(spark, "EM: u from random pairs, m per blocking pass, prior"):
-                model = FellegiSunter(comparisons, max_iterations=settings.em_max_iterations,
-                                      tolerance=settings.em_tolerance)
-                rl, rr = random_pairs(settings, len(left), n_right)
+                model = link_plan.new_model(comparisons)
+                rl, rr = link_plan.random_pairs(len(left), n_right)
                 sample = _fetch_right(spark, right_df, rr)
                 sample_rows = sample[ROW].to_numpy()
                 model.fit_u(compare(comparisons, left, _records(sample, right_schema), rl,
                                     np.searchsorted(sample_rows, rr).astype(np.int32)))
                 pass_pairs = [int(counts[(bits >> np.uint32(i)) & np.uint32(1) == 1].sum())
                               for i in range(len(spec.blocking))]
-                sessions = training_plan(spec, comparisons, pass_pairs, len(left), settings.em_max_pairs_per_record)
+                sessions = link_plan.training_plan(comparisons, pass_pairs, len(left))
                 fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=len(left) * n_right,
                                         sessions=sessions, max_matches=min(len(left), n_right))
         with _job(spark, "score and assign one-to-one"):
@@ -499,7 +446,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             weights = considered["weight"].to_numpy()[order] if considered.num_rows else np.zeros(0)
             levels = (np.stack([considered[name].to_numpy()[order] for name in names], axis=1).astype(np.int8)
                       if considered.num_rows else np.zeros((0, len(names)), dtype=np.int8))
-            decision = decide(cl, cr, weights, len(left), n_right, threshold, settings)
+            decision = link_plan.decide(cl, cr, weights, len(left), n_right)
             wanted = np.union1d(decision.linked, decision.grey).astype(np.int64)
             ids = _fetch_right(spark, right_df, cr[wanted], ["linkage_id"]) if len(wanted) else \
                 pa.table({ROW: pa.array([], pa.int32()), "linkage_id": pa.array([], right_id_type)})
@@ -510,14 +457,13 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             comparison_names = [c.name for c in comparisons]
             links = _pairs_table(view, decision.linked, left, right_view, weights, levels, comparison_names)
             grey_zone = _pairs_table(view, decision.grey, left, right_view, weights, levels, comparison_names)
-        summary.update(decision_summary(model, decision))
-        summary["engine"] = engine
+        summary = link_plan.decided(summary, model, decision)
         if candidates_out is not None:
             with _job(spark, "write candidate pairs"):
                 _write_candidates(right_df, plan, Path(candidates_out))
         hist_values = histogram["weight"].to_numpy()
         hist_counts = histogram["pairs"].to_numpy().astype(np.int64)
-        return SparkLinkResult(links, grey_zone, model, summary, Candidates(cl, cr, reports), weights, levels,
+        return SparkLinkResult(links, grey_zone, model, summary.to_dict(), Candidates(cl, cr, reports), weights, levels,
                                left.ids, None, hist_values, hist_counts)
     finally:
         for frame in cached:

@@ -44,12 +44,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, read_table, write_text
 from linkage import encoded_columns as columns_of
-from linkage.encoding.encoded_file import read_metadata
+from linkage.encoding.encoded_file import read_encoded
 from linkage.normalise.text import ascii_upper
 from privacy.audit.attack_patterns import (
     AttackSettings,
@@ -452,8 +451,8 @@ def run_attack(encoded: str | Path, references: list[str | Path], fields: list[s
                settings: AttackSettings | None = None) -> AttackReport:
     """Load, attack and measure (see the module docstring); the library form of ``harmonie audit attack``."""
     settings = settings or AttackSettings()
-    metadata = read_metadata(encoded)
-    table = pq.read_table(encoded)
+    encoded_file = read_encoded(encoded)
+    metadata, table = encoded_file.metadata, encoded_file.table
     if not references:
         raise HarmonieError("give at least one reference list (--reference)")
     fields = list(fields or [])
