@@ -18,24 +18,30 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
 @click.option("--snds", "n_snds", type=int, default=None, help="SNDS beneficiary ids [default: 30,000].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same files.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Set any simulation parameter, e.g. cohort.nir_missing=0.5 (repeatable).")
-@click.option("--list-params", is_flag=True, help="List every parameter with its default and meaning, then exit.")
+              help="Set any simulation parameter, e.g. cohort.nir_missing=0.5 (repeatable; applied after --preset).")
+@click.option("--preset", type=click.Choice(["default", "harsh"]), default="default", show_default=True,
+              help="Starting values of the knobs. harsh: what an independent population exercised (movers "
+                   "anywhere in France, ~17% of communes differ, commonest surname ~20%, stays at sister sites "
+                   "or 2-7 days off, no death dates in the cohort, cohort-only patients under a real NIR); "
+                   "--list-params --preset harsh shows its values.")
+@click.option("--list-params", is_flag=True, help="List every parameter with its value and meaning, then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, seed: int, params: tuple[str, ...],
-             list_params: bool, as_json: bool) -> None:
+             preset: str, list_params: bool, as_json: bool) -> None:
     """Simulate a French cohort <-> SNDS population with ground truth, as Parquet files.
 
     Writes the cohort holder's patients and stays, the SNDS holder's beneficiaries, stays
-    and dispensings, and truth.parquet (cohort_id, snds_id) into OUT. See the README for
-    every file and column.
+    and dispensings, truth.parquet (cohort_id, snds_id), hard_cases.parquet and the FINESS
+    -> legal entity map (finess_entities.parquet) into OUT. See the README for every file
+    and column.
     """
     from rich.console import Console
 
     from harmonie.errors import InvalidParameter
-    from linkage.datasets.params import PopulationParams, describe, with_overrides
+    from linkage.datasets.params import describe, preset_params, with_overrides
 
     if list_params:
-        for name, default, doc in describe():
+        for name, default, doc in describe(with_overrides(preset_params(preset), list(params))):
             click.echo(f"{name:38s} {default!s:>22s}  {doc}")
         return
     if out_dir is None:
@@ -47,14 +53,16 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
     from linkage.datasets.summary import render_summary
 
     ensure_output_dir(out_dir)  # fail before simulating, not after
-    population = make_population(n_cohort, n_snds, seed=seed, params=with_overrides(PopulationParams(), list(params)))
+    population = make_population(n_cohort, n_snds, seed=seed,
+                                 params=with_overrides(preset_params(preset), list(params)))
     population.write(out_dir)
     summary = population_summary(population)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         Console().print(render_summary(summary))
-        click.echo(f"wrote {len(population.tables)} tables and population.json to {out_dir}")
+        click.echo(f"wrote {len(population.tables)} tables and population.json to {out_dir}"
+                   + (f" (preset {preset})" if preset != "default" else ""))
 
 
 @click.group()
@@ -257,21 +265,28 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
 @click.option("--right-crosswalk", required=True, type=FILE)
 @click.option("--duplicates", "duplicates_path", type=FILE,
               help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
+@click.option("--hard-cases", "hard_cases_path", type=FILE,
+              help="Per-patient hard cases (hard_cases.parquet) for recall and false links by case "
+                   "[default: hard_cases.parquet next to the truth, if there].")
 @click.option("--out", "out_dir", type=DIRECTORY,
               help="Folder for evaluation.json and precision_recall.png [default: next to the links].")
 def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_crosswalk: Path,
-             duplicates_path: Path | None, out_dir: Path | None) -> None:
-    """Measure links against ground truth: precision, recall, F1, blocking reduction ratio."""
+             duplicates_path: Path | None, hard_cases_path: Path | None, out_dir: Path | None) -> None:
+    """Measure links against ground truth: precision, recall, F1, blocking reduction ratio,
+    and recall and false links by hard case (married name, moved, twin, NIR...)."""
     from harmonie.io import read_table
-    from linkage.evaluate import evaluate_links
+    from linkage.evaluate import evaluate_links, format_hard_cases
 
+    if hard_cases_path is None and (beside := truth_path.with_name("hard_cases.parquet")).is_file():
+        hard_cases_path = beside
     report = evaluate_links(
         read_table(links_path, what="links").to_pandas(), read_table(truth_path, what="truth").to_pandas(),
         read_table(left_crosswalk, what="left crosswalk").to_pandas(),
         read_table(right_crosswalk, what="right crosswalk").to_pandas(),
         read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
         summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent,
-        candidates_path=candidates if (candidates := links_path.with_name("candidates.parquet")).exists() else None)
+        candidates_path=candidates if (candidates := links_path.with_name("candidates.parquet")).exists() else None,
+        hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None)
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
                f"{report['false_positives']:,} false links)")
@@ -283,6 +298,8 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
     if report.get("estimated"):
         e = report["estimated"]
         click.echo(f"the model had estimated precision {e['precision']:.4f}, recall {e['recall']:.4f}")
+    if report.get("by_hard_case"):
+        click.echo(format_hard_cases(report["by_hard_case"]))
     click.echo(f"wrote {report['paths']['json']} and {report['paths']['curve']}")
 
 

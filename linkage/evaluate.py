@@ -4,6 +4,10 @@ completeness and reduction ratio.
 Truth is in local ids (cohort_id, snds_id); links are in linkage ids; each holder's
 crosswalk maps one to the other (only the evaluator, who holds the truth, needs both).
 A link to a second SNDS id of the right person (``snds_duplicates``) counts as correct.
+
+With the simulator's ``hard_cases.parquet`` (one row per cohort patient, flags and counts
+of what makes them hard), recall and false links are also broken down by hard case: counts
+only, never an identifier, for the evaluator inside the secure area.
 """
 
 from __future__ import annotations
@@ -102,11 +106,106 @@ def pairs_completeness_in_file(path, truth: TruthPairs) -> float:
     return len(found) / len(truth)
 
 
+# Hard cases the breakdown knows how to read: column -> (label, how). Flags give one case
+# (the patients flagged; ``absent`` the patients not flagged), counts give buckets 0, 1, 2+
+# (``buckets``) or one case of patients with at least one (``any``). Columns it does not know
+# are read the same way by type (flags, or counts in buckets), so older and newer
+# hard_cases files both work.
+HARD_CASES: dict[str, tuple[str, str]] = {
+    "in_snds": ("not in SNDS (cohort-only)", "absent"),
+    "married_name": ("uses a married name", "flag"),
+    "birth_name_missing": ("birth name not recorded in the cohort", "flag"),
+    "account_holder_nir": ("filed in SNDS under an account holder's NIR", "flag"),
+    "twin": ("same-sex twin in SNDS", "flag"),
+    "snds_duplicate": ("a second SNDS id", "flag"),
+    "moved": ("moved since diagnosis", "flag"),
+    "moved_far": ("moved to another département", "flag"),
+    "nir_present": ("NIR present in the cohort", "flag"),
+    "nir_mistyped": ("NIR mistyped in the cohort", "flag"),
+    "borrowed_nir": ("carries another person's NIR", "flag"),
+    "cohort_death_missing": ("died, no death date in the cohort", "flag"),
+    "centre_stays": ("cohort stays", "buckets"),
+    "stays_in_snds": ("cohort stays visible in SNDS (same FINESS, ±1 day)", "buckets"),
+    "shifted_stays": ("a stay 2+ days off between the holders", "any"),
+    "sister_site_stays": ("a stay at a sister site (same legal entity)", "any"),
+}
+
+
+def _patient_outcomes(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
+                      pairs: TruthPairs, local_ids: pd.Series) -> pd.DataFrame:
+    """Per patient (local left id): has a true pair, found it, number of false links."""
+    left_col = truth.columns[0]
+    linkage_id = local_ids.astype(str).map(dict(zip(left_crosswalk.local_id.astype(str), left_crosswalk.linkage_id)))
+    correct = _correct(links.left_id, links.right_id, pairs)
+    per_left = pd.DataFrame({"left_id": links.left_id.to_numpy(), "correct": correct, "wrong": ~correct})
+    per_left = per_left.groupby("left_id")[["correct", "wrong"]].sum()
+    found = linkage_id.map(per_left["correct"]).fillna(0).to_numpy() > 0
+    false_links = linkage_id.map(per_left["wrong"]).fillna(0).to_numpy().astype(np.int64)
+    has_pair = local_ids.astype(str).isin(set(truth[left_col].astype(str))).to_numpy()
+    return pd.DataFrame({"has_pair": has_pair, "found": found & has_pair, "false_links": false_links})
+
+
+def _case_row(case: str, label: str, mask: np.ndarray, outcome: pd.DataFrame) -> dict:
+    sub = outcome[mask]
+    true_pairs, found = int(sub.has_pair.sum()), int(sub.found.sum())
+    return {"case": case, "label": label, "patients": int(mask.sum()), "true_pairs": true_pairs, "found": found,
+            "recall": found / true_pairs if true_pairs else None, "false_links": int(sub.false_links.sum())}
+
+
+def by_hard_case(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame, pairs: TruthPairs,
+                 hard_cases: pd.DataFrame) -> list[dict]:
+    """Recall and false links per hard case: one row per case with ``case``, ``label``,
+    ``patients``, ``true_pairs`` (patients who are in SNDS), ``found``, ``recall`` (None
+    without true pairs) and ``false_links`` (links from these patients to a wrong record).
+    The first row, ``all``, reconciles with the overall figures."""
+    from harmonie.errors import HarmonieError
+
+    id_column = truth.columns[0]
+    if id_column not in hard_cases:
+        raise HarmonieError(f"the hard cases table lacks the truth's id column {id_column}")
+    if hard_cases[id_column].duplicated().any():
+        raise HarmonieError(f"the hard cases table has repeated {id_column} values")
+    outcome = _patient_outcomes(links, truth, left_crosswalk, pairs, hard_cases[id_column])
+    rows = [_case_row("all", "every cohort patient", np.ones(len(outcome), dtype=bool), outcome)]
+    known = [c for c in HARD_CASES if c in hard_cases]
+    for column in known + [c for c in hard_cases.columns if c not in HARD_CASES and c != id_column]:
+        values = hard_cases[column]
+        if pd.api.types.is_bool_dtype(values):
+            label, how = HARD_CASES.get(column, (column.replace("_", " "), "flag"))
+            flag = values.fillna(False).to_numpy(dtype=bool)
+            if how == "absent":
+                rows.append(_case_row(f"not_{column}", label, ~flag, outcome))
+            else:
+                rows.append(_case_row(column, label, flag, outcome))
+        elif pd.api.types.is_integer_dtype(values):
+            label, how = HARD_CASES.get(column, (column.replace("_", " "), "buckets"))
+            count = values.fillna(0).to_numpy(dtype=np.int64)
+            if how == "any":
+                rows.append(_case_row(column, label, count > 0, outcome))
+            else:
+                for case, mask in ((f"{column}=0", count == 0), (f"{column}=1", count == 1),
+                                   (f"{column}>=2", count >= 2)):
+                    rows.append(_case_row(case, f"{label}: {case.removeprefix(column)}", mask, outcome))
+    return rows
+
+
+def format_hard_cases(rows: list[dict]) -> str:
+    """The by-hard-case breakdown as a compact fixed-width table (counts only)."""
+    lines = [f"{'hard case':<26s} {'patients':>9s} {'found/in SNDS':>15s} {'recall':>7s} {'false links':>11s}"]
+    for r in rows:
+        recall = "-" if r["recall"] is None else f"{r['recall']:.4f}"
+        lines.append(f"{r['case']:<26s} {r['patients']:>9,} {r['found']:>7,}/{r['true_pairs']:<7,} {recall:>7s} "
+                     f"{r['false_links']:>11,}")
+    return "\n".join(lines)
+
+
 def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
                    right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
-                   summary_path=None, out_dir=None, candidates_path=None) -> dict:
+                   summary_path=None, out_dir=None, candidates_path=None,
+                   hard_cases: pd.DataFrame | None = None) -> dict:
     """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve.
-    With the candidate pairs file (``candidates.parquet``), also the blocking's pairs completeness."""
+    With the candidate pairs file (``candidates.parquet``), also the blocking's pairs completeness;
+    with the simulator's hard cases table, recall and false links by hard case (``by_hard_case``)."""
     import json
     from pathlib import Path
 
@@ -122,6 +221,10 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         raise HarmonieError("the truth table needs two id columns (left id, right id)")
     pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
     report = quality(links, pairs)
+    if hard_cases is not None:
+        if truth.columns[0] not in hard_cases:
+            raise HarmonieError(f"the hard cases table lacks the truth's id column {truth.columns[0]}")
+        report["by_hard_case"] = by_hard_case(links, truth, left_crosswalk, pairs, hard_cases)
     if candidates_path is not None:
         report["pairs_completeness"] = pairs_completeness_in_file(candidates_path, pairs)
     if summary_path is not None and Path(summary_path).exists():

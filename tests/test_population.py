@@ -13,7 +13,43 @@ from linkage.normalise.text import strip_accents
 from linkage.nir import is_valid_nir
 
 FILES = ("cohort_patients", "cohort_stays", "snds_beneficiaries", "snds_stays", "snds_dispensings", "truth",
-         "hard_cases", "snds_duplicates", "corruptions")
+         "hard_cases", "snds_duplicates", "corruptions", "finess_entities")
+
+# Content hashes of make_population(300, 3_000, seed=5), taken before the knobs of issue #17
+# were added: a default population must stay the same, table by table (hard_cases gained
+# columns, so only its earlier ones are pinned). Content, not Parquet bytes, so that a
+# pyarrow upgrade does not break the pin.
+PINNED_DEFAULT = {
+    "cohort_patients": "b6640de43486480d05fb93ff01ce9e4529183dcb5679a0060cbb6db0c0a78281",
+    "cohort_stays": "b7cb0966eadf7eef1b95c1d21ef6a2bd048925e68db3d652e07d95337aba898c",
+    "snds_beneficiaries": "de225737b0ecdcb4a070526e51f5af49476a06cb6efecfe64430c48db59bd4c7",
+    "snds_stays": "3e56e1d19f63df45a498c80feeb818eed1b322a5bbff9cd4ed1dd85839ab1f8e",
+    "snds_dispensings": "9e266c3f47222d847fd8f65e6fcfb70bbdd6d964d49274892d2d94c6cb39a61d",
+    "truth": "b74ffd5733ae20e3ec5ec206fe96d8d5782d948e26524ee471c3eff1a44d4d48",
+    "hard_cases": "fdd1300a4b34d432da29787c54dbf145771db69da88a4a2046446ba664a68bf4",
+    "snds_duplicates": "3cb65d0d7fd1d155719863f001252cc5c297937db06d2f5b64b58c1680eee50c",
+    "corruptions": "357776713d9a7416f4e34ffa285c885478cd53c7fd5d54dde328c8c088744ee8",
+}
+PINNED_HARD_CASE_COLUMNS = ["cohort_id", "in_snds", "married_name", "birth_name_missing", "account_holder_nir",
+                            "twin", "snds_duplicate", "moved", "nir_present", "nir_mistyped", "centre_stays"]
+
+
+def _content_digest(table):
+    h = hashlib.sha256(table.schema.to_string(show_schema_metadata=False).encode())
+    for name in table.column_names:
+        h.update(name.encode())
+        h.update(repr(table[name].to_pylist()).encode())
+    return h.hexdigest()
+
+
+def test_a_default_population_is_the_one_pinned_before_the_new_knobs():
+    pop = make_population(300, 3_000, seed=5)
+    for name, expected in PINNED_DEFAULT.items():
+        table = pop.tables[name]
+        if name == "hard_cases":
+            table = table.select(PINNED_HARD_CASE_COLUMNS)
+        assert _content_digest(table) == expected, name
+    assert pop.metadata()["preset"] == "default"
 
 
 def _digest(directory):
@@ -193,5 +229,186 @@ def test_impossible_parameters_are_refused(kwargs, message):
 def test_empty_populations_are_valid(tmp_path):
     pop = make_population(0, 0, seed=1)
     pop.write(tmp_path)
-    assert all(table.num_rows == 0 for table in pop.tables.values())
+    assert all(table.num_rows == 0 for name, table in pop.tables.items() if name != "finess_entities")
+    assert pop.tables["finess_entities"].num_rows > 0  # reference data: the register, whoever is simulated
     assert pd.read_parquet(tmp_path / "truth.parquet").columns.tolist() == ["cohort_id", "snds_id"]
+
+
+# --- the knobs of issue #17: each changes what it should, defaults change nothing ----------------
+
+def _knobs(**changes) -> PopulationParams:
+    return dataclasses.replace(PopulationParams(), **changes)
+
+
+def _pairs(pop):
+    return pop["truth"].merge(pop["cohort_patients"], on="cohort_id").merge(
+        pop["snds_beneficiaries"], on="snds_id", suffixes=("_c", "_s"))
+
+
+def _movers(pop):
+    pairs = _pairs(pop).dropna(subset=["commune_code_c", "commune_code_s"])
+    return pairs[pairs.commune_code_c != pairs.commune_code_s]
+
+
+def test_far_movers_land_anywhere_in_france_and_near_ones_stay_in_their_departement():
+    far = make_population(2_000, 10_000, seed=2, params=_knobs(move_rate_per_year=0.1, move_far_rate=1.0))
+    near = make_population(2_000, 10_000, seed=2, params=_knobs(move_rate_per_year=0.1, move_far_rate=0.0))
+    far_movers, near_movers = _movers(far), _movers(near)
+    assert len(far_movers) > 300 and len(near_movers) > 300
+    assert (near_movers.commune_code_c.str[:2] == near_movers.commune_code_s.str[:2]).all()
+    assert not near["hard_cases"].moved_far.any()
+    # spread nationally: few stay in their département, and they land in most départements
+    same = (far_movers.commune_code_c.str[:2] == far_movers.commune_code_s.str[:2]).mean()
+    assert same < 0.1
+    assert far_movers.commune_code_s.str[:2].nunique() > 60
+    hard = far["hard_cases"].set_index("cohort_id")
+    assert hard.loc[far_movers.cohort_id, "moved_far"].mean() > 0.9
+    assert hard.moved_far.sum() <= hard.moved.sum()
+
+
+def test_name_concentration_makes_the_commonest_surname_carried_by_a_fifth():
+    default = make_population(1_000, 10_000, seed=3)
+    harsh = make_population(1_000, 10_000, seed=3, params=_knobs(name_concentration=1.0))
+    top = {name: pop["snds_beneficiaries"].birth_name.value_counts(normalize=True).iloc[0]
+           for name, pop in (("default", default), ("harsh", harsh))}
+    assert top["default"] < 0.01
+    assert 0.15 < top["harsh"] < 0.25
+    given = harsh["snds_beneficiaries"].first_names.str.split().str[0].value_counts(normalize=True).iloc[0]
+    assert given > 0.2
+    # the people are those of the default population (the records' corruptions, drawn after
+    # the names, differ)
+    assert default["truth"].equals(harsh["truth"])
+    for column in ("cancer_type", "diagnosis_date", "stage"):
+        assert default["cohort_patients"][column].equals(harsh["cohort_patients"][column])
+
+
+def test_sister_sites_file_cohort_stays_under_another_site_of_the_same_legal_entity():
+    params = _knobs(sister_site_rate=0.5)
+    pop = make_population(1_000, 10_000, seed=4, params=params)
+    default = make_population(1_000, 10_000, seed=4)
+    entity = pop["finess_entities"].set_index("finess").finess_juridique
+    assert entity.index.is_unique and set(pop["snds_stays"].finess) <= set(entity.index)
+    cohort = pop["cohort_stays"].merge(pop["truth"], on="cohort_id")
+    both = cohort.merge(pop["snds_stays"], on=["snds_id", "admission_date", "main_diagnosis"],
+                        suffixes=("_c", "_s"))
+    sister = both[(both.finess_c != both.finess_s) & (both.finess_c.map(entity) == both.finess_s.map(entity))]
+    assert len(sister) > 0.3 * len(cohort)
+    # the cohort files every stay under its centre's FINESS; sister sites appear in PMSI only
+    centres = set(pop["cohort_patients"].centre_finess)
+    assert set(pop["cohort_stays"].finess) <= centres
+    assert not set(sister.finess_s) & centres
+    hard = pop["hard_cases"]
+    assert hard.sister_site_stays.sum() == pytest.approx(0.5 * len(pop["cohort_stays"]), rel=0.1)
+    assert (hard.stays_in_snds + hard.sister_site_stays <= hard.centre_stays).all()
+    # without the knob no stay is at a sister site; with it, patients and other tables are unchanged
+    assert default["hard_cases"].sister_site_stays.sum() == 0
+    assert pop["cohort_patients"].equals(default["cohort_patients"])
+    assert pop["snds_beneficiaries"].equals(default["snds_beneficiaries"])
+    assert pop["cohort_stays"].equals(default["cohort_stays"])  # same records: the cohort's FINESS is the centre's
+
+
+def test_far_stay_shifts_move_stays_two_days_or_more():
+    pop = make_population(1_000, 10_000, seed=5, params=_knobs(
+        stay_shift_max_days=5, cohort=dataclasses.replace(SideCorruption(), stay_shifted_far=0.5)))
+    default = make_population(1_000, 10_000, seed=5)
+    cohort = pop["cohort_stays"].merge(pop["truth"], on="cohort_id")
+    both = cohort.merge(pop["snds_stays"], on=["snds_id", "finess", "main_diagnosis"], suffixes=("_c", "_s"))
+    gap = (pd.to_datetime(both.admission_date_c) - pd.to_datetime(both.admission_date_s)).dt.days.abs()
+    nearest = gap.groupby([both.cohort_id, both.admission_date_c]).min()
+    assert ((nearest >= 2) & (nearest <= 5 + 2)).mean() > 0.3   # a day off on either side on top
+    assert (nearest <= 5 + 2).all() or (nearest > 30).any()      # farther only when it is another stay
+    hard = pop["hard_cases"]
+    assert hard.shifted_stays.sum() > 0.4 * len(pop["cohort_stays"])
+    assert default["hard_cases"].shifted_stays.sum() < 0.01 * len(default["cohort_stays"])
+    assert pop["snds_stays"].equals(default["snds_stays"])
+
+
+def test_centres_without_death_dates_give_a_cohort_without_death_dates():
+    none = make_population(1_000, 10_000, seed=6, params=_knobs(centres_without_death_dates=1.0))
+    half = make_population(1_000, 10_000, seed=6, params=_knobs(centres_without_death_dates=0.5))
+    default = make_population(1_000, 10_000, seed=6)
+    assert none["cohort_patients"].death_date.isna().all()
+    assert default["cohort_patients"].death_date.notna().sum() > 100
+    died = default["cohort_patients"].death_date.notna() | default["hard_cases"].cohort_death_missing
+    assert (none["hard_cases"].cohort_death_missing == died).all()
+    by_centre = half["cohort_patients"].groupby("centre_finess").death_date.apply(lambda s: s.notna().any())
+    assert by_centre.sum() == 10  # ten of the twenty centres record deaths
+    patients = none["cohort_patients"]
+    assert (patients.last_news_date >= patients.diagnosis_date).all()
+    assert none["snds_beneficiaries"].equals(default["snds_beneficiaries"])
+
+
+def test_borrowed_nirs_are_real_beneficiaries_nirs_with_another_birth_date_or_sex():
+    pop = make_population(2_000, 10_000, seed=7, params=_knobs(cohort_only_rate=0.1, borrowed_nir_rate=1.0))
+    default = make_population(2_000, 10_000, seed=7, params=_knobs(cohort_only_rate=0.1))
+    hard = pop["hard_cases"]
+    assert not hard.borrowed_nir[hard.in_snds].any()
+    assert hard.borrowed_nir[~hard.in_snds].mean() > 0.99
+    assert not default["hard_cases"].borrowed_nir.any()
+    patients = pop["cohort_patients"].merge(hard, on="cohort_id")
+    borrowed = patients[patients.borrowed_nir]
+    snds = pop["snds_beneficiaries"].dropna(subset=["nir"]).drop_duplicates("nir").set_index("nir")
+    assert borrowed.nir.isin(snds.index).mean() > 0.97  # as SNDS files them (bar its own rare typos)
+    lender = snds.loc[borrowed.nir[borrowed.nir.isin(snds.index)]]
+    own_year = np.where(borrowed.birth_date.str.contains("/"), borrowed.birth_date.str[-4:],
+                        borrowed.birth_date.str[:4])[borrowed.nir.isin(snds.index).to_numpy()]
+    assert (lender.birth_date.str[:4].to_numpy() != own_year).mean() > 0.8
+    assert not set(borrowed.nir) & set(pop["cohort_patients"].nir.dropna()[~patients.borrowed_nir])
+    # the lender is of the patient's household: same commune, and the patient uses their surname
+    mine = borrowed[borrowed.nir.isin(snds.index).to_numpy()]
+    home = mine.commune_code.notna().to_numpy() & lender.commune_code.notna().to_numpy()
+    assert (mine.commune_code.to_numpy()[home] == lender.commune_code.to_numpy()[home]).mean() > 0.95
+    lender_name = lender.use_name.fillna(lender.birth_name).to_numpy()
+    own_name = np.where(mine.sex.isin(["F", "2"]), mine.use_name, mine.birth_name.fillna(mine.use_name))
+    own_name = np.array([strip_accents(v).upper() for v in own_name])
+    assert (own_name == lender_name).mean() > 0.6  # typos, annotations ('NÉE') and styles aside
+    corruptions = pop["corruptions"]
+    logged = corruptions[(corruptions.field == "nir") & (corruptions.kind == "borrowed")]
+    assert set(logged.record_id) == set(borrowed.cohort_id)
+
+
+def test_the_harsh_preset_switches_every_knob_on_and_is_recorded():
+    from linkage.datasets.params import PRESETS, preset_name, preset_params, with_overrides
+
+    harsh = preset_params("harsh")
+    assert preset_name(harsh) == "harsh" and preset_name(PopulationParams()) == "default"
+    assert preset_name(with_overrides(harsh, ["move_far_rate=0.5"])) == "custom"
+    assert preset_name(with_overrides(harsh, ["twin_rate=0.01"])) == "harsh"  # a knob no preset sets
+    pop = make_population(2_000, 20_000, seed=8, params=harsh)
+    meta = pop.metadata()
+    assert meta["preset"] == "harsh"
+    for name, value in PRESETS["harsh"].items():
+        head, _, tail = name.partition(".")
+        recorded = meta["params"][head][tail] if tail else meta["params"][head]
+        assert recorded == value, name
+    hard = pop["hard_cases"]
+    assert 0.14 < _movers(pop).shape[0] / len(_pairs(pop)) < 0.21  # ~17% of communes differ from SNDS's
+    assert hard.moved_far.sum() > 0.9 * hard.moved.sum()
+    assert pop["snds_beneficiaries"].birth_name.value_counts(normalize=True).iloc[0] > 0.15
+    assert pop["cohort_patients"].death_date.isna().all()
+    assert hard.sister_site_stays.sum() > 0 and hard.shifted_stays.sum() > 0 and hard.borrowed_nir.sum() > 0
+
+
+def test_unknown_presets_and_bad_shift_bounds_are_refused():
+    from linkage.datasets.params import preset_params
+
+    with pytest.raises(InvalidParameter, match="unknown preset"):
+        preset_params("gentle")
+    with pytest.raises(InvalidParameter, match="stay_shift_max_days"):
+        make_population(10, 100, params=_knobs(stay_shift_max_days=1))
+
+
+def test_stays_visible_in_snds_agree_with_the_files(population):
+    """hard_cases.stays_in_snds against a recount from the files: the cohort's stays that the
+    patient's SNDS ids hold under the same FINESS within a day."""
+    hard = population["hard_cases"].set_index("cohort_id")
+    ids = population["truth"]
+    dup = population["snds_duplicates"].rename(columns={"snds_id": "second", "same_person_as": "snds_id"})
+    ids = pd.concat([ids, ids.merge(dup, on="snds_id")[["cohort_id", "second"]].rename(columns={"second": "snds_id"})])
+    stays = population["cohort_stays"].reset_index(names="stay").merge(ids, on="cohort_id")
+    both = stays.merge(population["snds_stays"], on=["snds_id", "finess"], suffixes=("_c", "_s"))
+    close = both[(pd.to_datetime(both.admission_date_c) - pd.to_datetime(both.admission_date_s)).dt.days.abs() <= 1]
+    recount = close.drop_duplicates("stay").groupby("cohort_id").size().reindex(hard.index, fill_value=0)
+    assert (recount >= hard.stays_in_snds).all()  # a recount can also meet another stay the same week
+    assert (recount == hard.stays_in_snds).mean() > 0.97
+    assert (hard.stays_in_snds[~hard.in_snds] == 0).all()

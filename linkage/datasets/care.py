@@ -105,6 +105,37 @@ def draw_stays(rng: np.random.Generator, geo: Geography, *, cancer: np.ndarray, 
     return Stays(person, hospital, admission, discharge, diag)
 
 
+def send_to_sister_sites(rng: np.random.Generator, geo: Geography, stays: Stays, rate: float) -> np.ndarray:
+    """Move a share ``rate`` of the stays at each cancer centre to one of its sister sites
+    (same legal entity, another FINESS géographique), in place; returns the rows moved."""
+    if rate <= 0 or len(stays) == 0:
+        return np.zeros(0, dtype=np.int64)
+    centre_of = np.full(len(geo.hospital_finess), -1, dtype=np.int64)
+    centre_of[geo.centre_hospital] = np.arange(geo.n_centres)
+    centre = centre_of[stays.hospital]
+    rows = np.flatnonzero((centre >= 0) & (rng.random(len(stays), dtype=np.float32) < rate))
+    start = geo.centre_site_start[centre[rows]]
+    count = geo.centre_site_start[centre[rows] + 1] - start
+    pick = start + (rng.random(len(rows)) * count).astype(np.int64)
+    stays.hospital[rows] = geo.centre_sister_hospital[pick]
+    return rows
+
+
+def shift_days_far(rng: np.random.Generator, stays: Stays, rate: float, max_days: int,
+                   exclude: np.ndarray) -> tuple[Stays, np.ndarray]:
+    """A copy where a share of stays (not among ``exclude``) is recorded 2..``max_days``
+    days early or late (both dates move)."""
+    eligible = np.ones(len(stays), dtype=bool)
+    eligible[exclude] = False
+    rows = np.flatnonzero(eligible & (rng.random(len(stays), dtype=np.float32) < rate))
+    delta = rng.integers(2, max_days + 1, size=len(rows)).astype(np.int32)
+    delta *= rng.choice(np.array([-1, 1], dtype=np.int32), size=len(rows))
+    admission, discharge = stays.admission.copy(), stays.discharge.copy()
+    admission[rows] += delta
+    discharge[rows] += delta
+    return Stays(stays.person, stays.hospital, admission, discharge, stays.diagnosis), rows
+
+
 def shift_days(rng: np.random.Generator, stays: Stays, rate: float) -> tuple[Stays, np.ndarray]:
     """A copy where a share of stays is recorded a day early or late (both dates move)."""
     rows = np.flatnonzero(rng.random(len(stays), dtype=np.float32) < rate)

@@ -5,6 +5,12 @@ INSEE layout (2-character département + 3 digits, or 3-character overseas dépa
 digits, Paris by arrondissement 75101-75120) but are drawn, not copied. Hospitals carry
 9-character FINESS-like numbers (département prefix, Luhn check digit). The geography is
 fixed (its own seed) so codes are stable from one simulated population to the next.
+
+FINESS numbers are those of sites (FINESS géographique, "ET"); each site belongs to a legal
+entity (FINESS juridique, "EJ"): most hospitals are alone in theirs, some are grouped in
+multi-site entities of their département, and each cancer centre has one or two sister
+sites (used only when ``sister_site_rate`` sends stays there). :func:`finess_entities`
+gives the site -> legal entity map as a table.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ class Geography:
     dept_hospital_start: np.ndarray  # (D+1,) offsets into the general hospitals
     centre_hospital: np.ndarray     # (K,) hospital index of each cancer centre
     dept_centre_cum: np.ndarray     # (D, K) cumulative probability of each centre for residents
+    centre_site_start: np.ndarray   # (K+1,) offsets into centre_sister_hospital
+    centre_sister_hospital: np.ndarray  # hospital indices of the centres' sister sites, centre after centre
+    hospital_entity: np.ndarray     # (H,) index into entity_finess: the site's legal entity
+    entity_finess: np.ndarray       # (E,) FINESS juridique of each legal entity
 
     @property
     def n_centres(self) -> int:
@@ -103,7 +113,32 @@ def france() -> Geography:
         hospitals.append(_finess(dept, 9_000_000 + 37 * k))
         hospital_dept.append(dept_index[dept])
         centre_hospital.append(len(hospitals) - 1)
-    if len(set(hospitals)) != len(hospitals):  # pragma: no cover - fixed seed, checked in tests
+    n_general = hospital_start[-1]
+    # Legal entities and the centres' sister sites come from their own generator, after
+    # everything above, so the sites, communes and centres stay those of earlier versions.
+    sites_rng = np.random.default_rng(GEOGRAPHY_SEED + 1)
+    site_start, sisters = [0], []
+    for k, dept in enumerate(CANCER_CENTRE_DEPARTEMENTS):
+        for j in range(1 + int(sites_rng.random() < 0.5)):
+            hospitals.append(_finess(dept, 9_500_000 + 370 * (2 * k + j)))
+            hospital_dept.append(dept_index[dept])
+            sisters.append(len(hospitals) - 1)
+        site_start.append(len(sisters))
+    entity_of = np.empty(len(hospitals), dtype=np.int64)
+    entities: list[str] = []
+    for i, dept in enumerate(dept_codes):
+        first, end, serial = hospital_start[i], hospital_start[i + 1], 0
+        while first < end:  # runs of 1-3 neighbouring hospitals form one entity (a CHU, a private group)
+            size = min(end - first, 1 + int(sites_rng.choice(3, p=(0.7, 0.2, 0.1))))
+            entity_of[first:first + size] = len(entities)
+            entities.append(_finess(dept, 8_000_000 + 100 * serial))
+            first, serial = first + size, serial + 1
+    for k, dept in enumerate(CANCER_CENTRE_DEPARTEMENTS):
+        entity_of[centre_hospital[k]] = len(entities)
+        entity_of[sisters[site_start[k]:site_start[k + 1]]] = len(entities)
+        entities.append(_finess(dept, 8_900_000 + 100 * k))
+    assert n_general + len(CANCER_CENTRE_DEPARTEMENTS) + len(sisters) == len(hospitals)
+    if len(set(hospitals) | set(entities)) != len(hospitals) + len(entities):  # pragma: no cover - fixed seed
         raise RuntimeError("duplicate FINESS numbers in the synthetic geography")
 
     # Residents go to the centre of their own département, else one of their region's
@@ -134,7 +169,23 @@ def france() -> Geography:
         dept_hospital_start=np.array(hospital_start),
         centre_hospital=np.array(centre_hospital),
         dept_centre_cum=np.cumsum(probs, axis=1),
+        centre_site_start=np.array(site_start),
+        centre_sister_hospital=np.array(sisters, dtype=np.int64),
+        hospital_entity=entity_of,
+        entity_finess=np.array(entities),
     )
+
+
+def finess_entities(geo: Geography | None = None) -> "pa.Table":
+    """The FINESS -> legal entity map: one row per site, ``finess`` (géographique) and
+    ``finess_juridique`` (its legal entity), sorted by site. Public register data in real
+    life, so either holder (and the linkage unit) may hold it."""
+    import pyarrow as pa
+
+    geo = geo or france()
+    order = np.argsort(geo.hospital_finess, kind="stable")
+    return pa.table({"finess": pa.array(geo.hospital_finess[order], pa.string()),
+                     "finess_juridique": pa.array(geo.entity_finess[geo.hospital_entity[order]], pa.string())})
 
 
 def draw_within_groups(cum: np.ndarray, start: np.ndarray, group: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -42,6 +42,8 @@ class SideCorruption:
     value_missing: float = _rate(0.01, "share of records missing the sex or the first names")
     stay_missing: float = _rate(0.05, "share of care events absent from this holder's records")
     stay_shifted: float = _rate(0.04, "share of care events recorded with the admission (and discharge) a day off")
+    stay_shifted_far: float = _rate(0.0, "share of care events recorded 2 or more days off (up to stay_shift_max_days; "
+                                         "admission and discharge move together)")
     death_missing: float = _rate(0.10, "share of deaths this holder does not know about")
 
 
@@ -82,6 +84,20 @@ class PopulationParams:
     snds_duplicate_rate: float = _rate(0.005, "share of SNDS ids that are a second id of an already present person")
     born_abroad_rate: float = _rate(0.08, "share of people born abroad (NIR place 99 + country code)")
     move_rate_per_year: float = _rate(0.03, "yearly probability of moving house after diagnosis")
+    move_far_rate: float = _rate(0.4, "share of movers who land anywhere in France (a département drawn by population) "
+                                      "rather than within their own département")
+    name_concentration: float = _rate(0.0, "how concentrated surnames and given names are: 0 = French register "
+                                           "frequencies (commonest surname ~0.3%), 1 = harshest (commonest surname "
+                                           "~20%, ten commonest ~50%; commonest given name ~35%)")
+    sister_site_rate: float = _rate(0.0, "share of a cancer centre's stays that take place at another site (FINESS "
+                                         "géographique) of its legal entity (FINESS juridique): PMSI files them "
+                                         "under that site, the cohort under the centre's FINESS")
+    stay_shift_max_days: int = _p(7, "largest shift, in days, of a stay recorded far off (cohort/snds.stay_shifted_far)")
+    centres_without_death_dates: float = _rate(0.0, "share of cancer centres whose records hold no death date at all "
+                                                    "(1: a cohort without death dates)")
+    borrowed_nir_rate: float = _rate(0.0, "share of cohort-only patients treated under a household member's carte "
+                                          "Vitale: their record carries the NIR of a real SNDS beneficiary of another "
+                                          "birth date or sex, in the same commune, whose surname they use")
     cohort_nir_spaced: float = _rate(0.25, "share of present cohort NIRs written with spaces ('2 56 03 75 114 005 42')")
     cohort: SideCorruption = _p(COHORT_CORRUPTION, "corruption of the cohort holder's records")
     snds: SideCorruption = _p(SNDS_CORRUPTION, "corruption of the SNDS holder's records")
@@ -103,7 +119,52 @@ class PopulationParams:
         for name in ("stays_per_beneficiary", "dispensings_per_beneficiary"):
             if not 0 <= getattr(self, name) <= 1000:
                 raise InvalidParameter(f"{name} must be between 0 and 1000")
+        if not 2 <= self.stay_shift_max_days <= 365:
+            raise InvalidParameter("stay_shift_max_days must be between 2 and 365")
         return self
+
+
+# Presets: named starting points for the knobs, before any --param override. "harsh" is
+# what an independent population written outside this project exercised (issue #17):
+# ~17% of cohort patients live in another commune than the one SNDS holds, movers land
+# anywhere in France, the commonest surname is carried by ~20%, a cohort whose centres do
+# not record deaths, stays filed under a sister site or recorded days off, and cohort-only
+# patients filed under a real beneficiary's NIR.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "harsh": {
+        "move_rate_per_year": 0.033,   # with far moves: ~17% of cohort patients' communes differ from SNDS's
+        "move_far_rate": 1.0,          # every mover lands anywhere in France
+        "name_concentration": 1.0,     # commonest surname ~20%, ten commonest ~50%
+        "sister_site_rate": 0.3,       # 30% of centre stays at another site of the centre's legal entity
+        "cohort.stay_shifted_far": 0.2,  # 20% of the cohort's stays recorded 2-7 days off
+        "centres_without_death_dates": 1.0,  # no centre records death dates
+        "borrowed_nir_rate": 0.25,     # a quarter of cohort-only patients carry a household member's NIR
+    },
+}
+
+
+def preset_params(name: str, base: "PopulationParams | None" = None) -> PopulationParams:
+    """The parameters of a preset (see :data:`PRESETS`), applied on ``base`` (defaults otherwise)."""
+    if name not in PRESETS:
+        raise InvalidParameter(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return with_overrides(base or PopulationParams(), [f"{k}={v}" for k, v in PRESETS[name].items()])
+
+
+def preset_name(params: PopulationParams) -> str:
+    """Which preset ``params`` carry, judged on the knobs the presets set: a preset's name or 'custom'."""
+    knobs = sorted({k for values in PRESETS.values() for k in values})
+    actual = {k: _get(params, k) for k in knobs}
+    for name in PRESETS:
+        if actual == {k: _get(preset_params(name), k) for k in knobs}:
+            return name
+    return "custom"
+
+
+def _get(params: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        params = getattr(params, part)
+    return params
 
 
 def _rates(params: Any, prefix: str = "") -> list[tuple[str, float]]:

@@ -99,10 +99,11 @@ def draw_demographics(rng: np.random.Generator, cancer: np.ndarray, first_year: 
 
 
 def draw_identities(rng: np.random.Generator, sex: np.ndarray, birth: np.ndarray, diagnosis: np.ndarray,
-                    married_name_rate: float, double_surname_rate: float):
-    """Birth name, use name and given names, with the frequencies of French registers."""
+                    married_name_rate: float, double_surname_rate: float, name_concentration: float = 0.0):
+    """Birth name, use name and given names, with the frequencies of French registers
+    (sharper with ``name_concentration``: see :mod:`linkage.datasets.names`)."""
     n = len(sex)
-    vocab = surnames()
+    vocab = surnames(concentration=name_concentration)
     birth_name = CodedStrings(vocab.draw(rng, n), vocab.values)
     doubles = np.flatnonzero(rng.random(n) < double_surname_rate)
     second = vocab.draw(rng, len(doubles))
@@ -122,7 +123,7 @@ def draw_identities(rng: np.random.Generator, sex: np.ndarray, birth: np.ndarray
     for sex_code, sex_label in ((1, "M"), (2, "F")):
         for e, era_label in enumerate(ERAS):
             rows = np.flatnonzero((sex == sex_code) & (era == e))
-            group = first_names(sex_label, era_label)
+            group = first_names(sex_label, era_label, name_concentration)
             offset = len(values)
             values.extend(group.values)
             for k in range(3):
@@ -164,17 +165,20 @@ def nir_strings(sex: np.ndarray, birth: np.ndarray, place: np.ndarray, order: np
 
 
 def draw_residence(rng: np.random.Generator, geo: Geography, diagnosis: np.ndarray, last_day: np.ndarray,
-                   move_rate_per_year: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   move_rate_per_year: float, move_far_rate: float = 0.4
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Commune at diagnosis and at the last known date (death or end of follow-up).
 
-    Movers stay in their département 60% of the time.
+    Movers stay in their département, except a share ``move_far_rate`` (40% by default)
+    who land anywhere in France, in a département drawn by population.
     """
     n = len(diagnosis)
     dept = rng.choice(len(geo.dept_codes), size=n, p=geo.dept_weight)
     at_diagnosis = draw_within_groups(geo.commune_cum, geo.dept_commune_start, dept, rng.random(n))
     years = np.maximum(last_day - diagnosis, 0) / DAYS_PER_YEAR
     moved = rng.random(n) < 1.0 - (1.0 - move_rate_per_year) ** years
-    new_dept = np.where(rng.random(n) < 0.6, dept, rng.choice(len(geo.dept_codes), size=n, p=geo.dept_weight))
+    near = rng.random(n) < 1.0 - move_far_rate
+    new_dept = np.where(near, dept, rng.choice(len(geo.dept_codes), size=n, p=geo.dept_weight))
     new_commune = draw_within_groups(geo.commune_cum, geo.dept_commune_start, new_dept, rng.random(n))
     now = np.where(moved, new_commune, at_diagnosis)
     return dept, at_diagnosis, now

@@ -28,23 +28,29 @@ from harmonie.errors import InvalidParameter
 from harmonie.io import ensure_output_dir, write_parquet, write_text
 from harmonie.progress import stage
 from linkage.datasets import reference as ref
-from linkage.datasets.care import ATC_CODES, DIAGNOSIS_CODES, Dispensings, Stays, draw_dispensings, draw_stays, shift_days
+from linkage.datasets.care import (
+    ATC_CODES, DIAGNOSIS_CODES, Dispensings, Stays, draw_dispensings, draw_stays, send_to_sister_sites, shift_days,
+    shift_days_far,
+)
 from linkage.datasets.clinical import draw_treatments
 from linkage.datasets.coded import CodedStrings, zero_padded
-from linkage.datasets.geography import Geography, france
-from linkage.datasets.params import PopulationParams
+from linkage.datasets.corruption import pick
+from linkage.datasets.geography import Geography, finess_entities, france
+from linkage.datasets.params import PopulationParams, preset_name
 from linkage.datasets.persons import (
     DAYS_PER_YEAR, day_number, draw_birth_places, draw_demographics, draw_identities, draw_residence, nir_strings,
     place_table,
 )
 from linkage.datasets.records import (
-    SEX_CODING_SHARES, SEX_CODINGS, CorruptionLog, apply_style, commune_column, corrupt_birth_dates,
+    SEX_CODING_SHARES, SEX_CODINGS, CorruptionLog, _replace_rows, apply_style, commune_column, corrupt_birth_dates,
     corrupt_first_names, corrupt_nirs, corrupt_surname, sex_column,
 )
 
 FORMAT_VERSION = "1"
+# Streams are spawned by position: new ones go at the end, and the knobs of issue #17 draw
+# from their own, only when switched on, so default populations stay byte-identical.
 _STREAMS = ("people", "identity", "nir", "cohort", "care", "snds_records", "cohort_records", "ids", "clinical",
-            "centres")
+            "centres", "sites", "stay_shifts", "deaths", "borrowed_nir")
 
 
 @dataclass
@@ -64,6 +70,7 @@ class Population:
             "format_version": FORMAT_VERSION,
             "generator": f"harmonie {__version__} linkage.datasets.make_population",
             "seed": self.seed,
+            "preset": preset_name(self.params),
             "params": dataclasses.asdict(self.params),
             "rows": {name: table.num_rows for name, table in self.tables.items()},
             "corruption_rates": self.corruption_rates.to_dict(orient="records"),
@@ -109,6 +116,7 @@ class World:
     account_nir: pa.Array | None = None  # the NIR SNDS files them under (an account holder's for some)
     account_holder: np.ndarray | None = None  # bool: filed under someone else's NIR
     centre: np.ndarray | None = None       # cancer centre index, -1 for none
+    nir_lender: np.ndarray | None = None   # per cohort member: the person whose NIR they carry, -1 for none
     stays: Stays | None = None
     dispensings: Dispensings | None = None
 
@@ -206,7 +214,8 @@ def _draw_people(p: PopulationParams, streams: dict, geo: Geography, n_snds_peop
         rng, cancer, p.first_diagnosis_year, p.last_diagnosis_year)
     end_day = day_number(f"{p.last_diagnosis_year}-12-31")
     last_day = np.where(death >= 0, death, end_day).astype(np.int32)
-    dept, commune_dx, commune_now = draw_residence(rng, geo, diagnosis, last_day, p.move_rate_per_year)
+    dept, commune_dx, commune_now = draw_residence(rng, geo, diagnosis, last_day, p.move_rate_per_year,
+                                                   p.move_far_rate)
     cohort_people = np.concatenate([
         _choose_cohort(streams["cohort"], cancer, n_snds_people, _split_counts(n_in, p.cohort_cancer_mix)),
         np.arange(n_snds_people, len(cancer))])
@@ -221,7 +230,7 @@ def _draw_identities(w: World, p: PopulationParams, streams: dict, geo: Geograph
     rng = streams["identity"]
     first, second = w.twins[:, 0], w.twins[:, 1]
     w.birth_name, w.use_name, w.given_names = draw_identities(rng, w.sex, w.birth, w.diagnosis, p.married_name_rate,
-                                                              p.double_surname_rate)
+                                                              p.double_surname_rate, p.name_concentration)
     w.birth_name.codes[second] = w.birth_name.codes[first]
     place_codes, place_digits = place_table(geo)
     place = draw_birth_places(rng, geo, w.dept, p.born_abroad_rate)
@@ -245,6 +254,7 @@ def _draw_identities(w: World, p: PopulationParams, streams: dict, geo: Geograph
     holder_nir = nir_strings(h_sex, h_birth, h_place, h_order, place_codes, place_digits)
     w.account_holder = _mask(w.n, rows)
     w.account_nir = pc.replace_with_mask(w.own_nir, pa.array(w.account_holder), holder_nir)
+    _lend_nirs(w, p, streams["borrowed_nir"])
 
 
 def _draw_care(w: World, p: PopulationParams, streams: dict, geo: Geography) -> None:
@@ -257,6 +267,8 @@ def _draw_care(w: World, p: PopulationParams, streams: dict, geo: Geography) -> 
     centre_share = np.where(in_cohort, p.cohort_stays_at_centre, 0.5)
     w.stays = draw_stays(rng, geo, cancer=w.cancer, diagnosis=w.diagnosis, last_day=w.last_day, residence_dept=w.dept,
                          centre=w.centre, centre_share=centre_share, mean_stays=p.stays_per_beneficiary)
+    # stays at another site of the centre's legal entity (PMSI files them under that site)
+    send_to_sister_sites(streams["sites"], geo, w.stays, p.sister_site_rate)
     k = w.n_snds_people
     w.dispensings = draw_dispensings(rng, cancer=w.cancer[:k], diagnosis=w.diagnosis[:k], last_day=w.last_day[:k],
                                      mean_count=p.dispensings_per_beneficiary)
@@ -264,13 +276,19 @@ def _draw_care(w: World, p: PopulationParams, streams: dict, geo: Geography) -> 
 
 # --- what each holder records -------------------------------------------------------------
 
-def _record_stays(stays: Stays, side: str, rates, rng: np.random.Generator, log: CorruptionLog) -> Stays:
-    """A holder's copy of some care events: a share lost, a share a day off."""
+def _record_stays(stays: Stays, side: str, rates, rng: np.random.Generator, log: CorruptionLog,
+                  far_rng: np.random.Generator, max_days: int) -> tuple[Stays, np.ndarray]:
+    """A holder's copy of some care events: a share lost, a share a day off, a share
+    (``stay_shifted_far``) 2 or more days off. Returns the copy and the rows of ``stays`` kept."""
     kept = np.flatnonzero(rng.random(len(stays), dtype=np.float32) >= rates.stay_missing)
     log.add(side, "stays", "missing", np.setdiff1d(np.arange(len(stays)), kept), len(stays), rates.stay_missing)
     recorded, shifted = shift_days(rng, stays.subset(kept), rates.stay_shifted)
     log.add(side, "stays", "shifted", shifted, len(recorded), rates.stay_shifted)
-    return recorded
+    far = np.zeros(0, dtype=np.int64)
+    if rates.stay_shifted_far > 0:
+        recorded, far = shift_days_far(far_rng, recorded, rates.stay_shifted_far, max_days, shifted)
+    log.add(side, "stays", "shifted_far", far, len(recorded) - len(shifted), rates.stay_shifted_far)
+    return recorded, kept
 
 
 def _stays_table(id_column: str, ids: pa.Array, number: np.ndarray, record: np.ndarray, stays: Stays,
@@ -292,9 +310,32 @@ class SndsSide:
     duplicate_people: np.ndarray  # people with a second id
     duplicate_records: np.ndarray
     tables: dict[str, pa.Table]
+    cohort_stay_offset: np.ndarray  # per cohort stay (sorted by source): SNDS's admission minus the true one,
+    #                                 MISSING_DAYS when SNDS lacks the stay
 
 
-def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog) -> SndsSide:
+MISSING_DAYS = np.iinfo(np.int32).min
+
+
+def _snds_copy_of(stays: Stays, source: np.ndarray, kept: np.ndarray, true_admission: np.ndarray,
+                  wanted: np.ndarray) -> np.ndarray:
+    """For each true stay in ``wanted`` (sorted), SNDS's admission minus the true one, or MISSING_DAYS.
+
+    ``source`` holds the true stays SNDS could record (sorted), ``kept`` the positions in it
+    SNDS did record, in the order of ``stays``."""
+    offset = np.full(len(wanted), MISSING_DAYS, dtype=np.int32)
+    if len(wanted) == 0 or len(kept) == 0:
+        return offset
+    pos = np.minimum(np.searchsorted(source, wanted), len(source) - 1)
+    in_source = source[pos] == wanted
+    at = np.minimum(np.searchsorted(kept, pos), len(kept) - 1)
+    recorded = in_source & (kept[at] == pos)
+    offset[recorded] = stays.admission[at[recorded]] - true_admission[wanted[recorded]]
+    return offset
+
+
+def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog,
+               cohort_stays: np.ndarray) -> SndsSide:
     rng, rates = streams["snds_records"], p.snds
     snds_people = np.arange(w.n_snds_people)
     n_dup = p.n_snds - w.n_snds_people
@@ -343,7 +384,11 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
         later = (k >= 0) & (day >= split_day[np.maximum(k, 0)])
         return np.where(later, dup_records[np.maximum(k, 0)], event_person)
 
-    stays = _record_stays(w.stays.subset(np.flatnonzero(w.stays.person < w.n_snds_people)), "snds", rates, rng, log)
+    source = np.flatnonzero(w.stays.person < w.n_snds_people)
+    stays, kept = _record_stays(w.stays.subset(source), "snds", rates, rng, log, streams["stay_shifts"],
+                                p.stay_shift_max_days)
+    cohort_stay_offset = _snds_copy_of(stays, source, kept, w.stays.admission, cohort_stays)
+    del source, kept
     stays_table = _stays_table("snds_id", ids, number, record_of(stays.person, stays.admission), stays,
                                geo.hospital_finess)
     del stays
@@ -355,7 +400,8 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
         "atc_code": _take(np.asarray(ATC_CODES), d.atc[order]), "quantity": d.quantity[order],
     })
     return SndsSide(ids, person, dup_people, dup_records,
-                    {"snds_beneficiaries": beneficiaries, "snds_stays": stays_table, "snds_dispensings": dispensings})
+                    {"snds_beneficiaries": beneficiaries, "snds_stays": stays_table, "snds_dispensings": dispensings},
+                    cohort_stay_offset)
 
 
 @dataclass
@@ -365,6 +411,12 @@ class CohortSide:
     married: np.ndarray
     n_centre_stays: np.ndarray
     tables: dict[str, pa.Table]
+    death_missing: np.ndarray     # per cohort row: died, but the record holds no death date
+    borrowed_nir: np.ndarray      # per cohort row: carries another (real) person's NIR
+    stay_source: np.ndarray       # per cohort stay (in ``stay_row`` order): index of the true stay
+    stay_row: np.ndarray          # per cohort stay: the cohort row
+    stay_offset: np.ndarray       # per cohort stay: the cohort's admission minus the true one
+    stay_sister_site: np.ndarray  # per cohort stay: took place at a sister site of the centre
 
 
 def _annotate(uses: list[str], births: list[str], style: np.ndarray) -> list[str]:
@@ -406,11 +458,19 @@ def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, l
     sex = sex_column(w.sex[person], np.array(SEX_CODINGS)[coding[centre]], "cohort", rates, rng, log)
     birth = corrupt_birth_dates(w.birth[person], "cohort", rates, rng, log, date_order[centre])
     nir = corrupt_nirs(w.own_nir.take(pa.array(person)), "cohort", rates, rng, log, spaced_rate=p.cohort_nir_spaced)
+    nir, borrowed = _borrowed_nirs(w, p, nir, log)
     commune = commune_column(geo.commune_codes, w.commune_at_diagnosis[person], "cohort", rates, rng, log)
 
     dead = w.death[person] >= 0
     known = dead & (rng.random(m) >= rates.death_missing)
     log.add("cohort", "death_date", "missing", np.flatnonzero(dead & ~known), int(dead.sum()), rates.death_missing)
+    silent = np.zeros(m, dtype=bool)  # patients of centres that record no death date
+    if p.centres_without_death_dates > 0:
+        n_silent = int(round(p.centres_without_death_dates * geo.n_centres))
+        silent = np.isin(centre, streams["deaths"].permutation(geo.n_centres)[:n_silent])
+    log.add("cohort", "death_date", "centre_records_none", np.flatnonzero(known & silent), int(dead.sum()),
+            p.centres_without_death_dates)
+    known &= ~silent
     lag = rng.integers(0, 366, size=m)
     last_news = np.where(known, w.death[person], np.maximum(w.diagnosis[person], w.last_day[person] - lag))
     treatments = draw_treatments(streams["clinical"], w.cancer[person], w.stage[person], w.subtype[person])
@@ -428,21 +488,95 @@ def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, l
         "last_news_date": _date32(last_news),
     }).take(pa.array(np.argsort(number)))
 
-    # the centre's own stays, as its information system recorded them
+    # the centre's own stays, as its information system recorded them: those at its sister
+    # sites too, but under the centre's own FINESS
     row_of = np.full(w.n, -1, dtype=np.int64)
     row_of[person] = np.arange(m)
+    site_centre = np.full(len(geo.hospital_finess), -1, dtype=np.int64)
+    site_centre[geo.centre_hospital] = np.arange(geo.n_centres)
+    sister_centre = np.repeat(np.arange(geo.n_centres), np.diff(geo.centre_site_start))
+    site_centre[geo.centre_sister_hospital] = sister_centre
+    recorded_finess = geo.hospital_finess.copy()
+    recorded_finess[geo.centre_sister_hospital] = geo.hospital_finess[geo.centre_hospital[sister_centre]]
     s = w.stays
-    own = (row_of[s.person] >= 0) & (s.hospital == geo.centre_hospital[np.maximum(w.centre[s.person], 0)])
-    stays = _record_stays(s.subset(np.flatnonzero(own)), "cohort", rates, rng, log)
+    own = np.flatnonzero((row_of[s.person] >= 0) & (site_centre[s.hospital] == w.centre[s.person]))
+    stays, kept = _record_stays(s.subset(own), "cohort", rates, rng, log, streams["stay_shifts"],
+                                p.stay_shift_max_days)
+    source = own[kept]
     record = row_of[stays.person]
-    table = _stays_table("cohort_id", ids, number, record, stays, geo.hospital_finess)
+    sister = np.isin(stays.hospital, geo.centre_sister_hospital)
+    log.add("cohort", "stays", "sister_site", np.flatnonzero(sister), len(stays), p.sister_site_rate)
+    table = _stays_table("cohort_id", ids, number, record, stays, recorded_finess)
     return CohortSide(ids, number, married, np.bincount(record, minlength=m),
-                      {"cohort_patients": patients, "cohort_stays": table})
+                      {"cohort_patients": patients, "cohort_stays": table},
+                      death_missing=dead & ~known, borrowed_nir=borrowed, stay_source=source, stay_row=record,
+                      stay_offset=stays.admission - s.admission[source], stay_sister_site=sister)
+
+
+def _lend_nirs(w: World, p: PopulationParams, rng: np.random.Generator) -> None:
+    """A share ``borrowed_nir_rate`` of cohort-only patients are treated under the carte Vitale
+    of someone in their household: a real SNDS beneficiary outside the cohort, filed under
+    their own NIR, of another birth date or sex, living in the same commune, whose surname
+    the patient uses (a wife her husband's, a son his mother's). Sets ``w.nir_lender``."""
+    person = w.cohort_people
+    w.nir_lender = np.full(len(person), -1, dtype=np.int64)
+    only = person >= w.n_snds_people
+    if p.borrowed_nir_rate <= 0 or not only.any():
+        return
+    rows = pick(rng, p.borrowed_nir_rate, only)
+    k = w.n_snds_people
+    pool = np.flatnonzero(~w.account_holder[:k] & ~_mask(w.n, person)[:k])
+    pool = np.setdiff1d(pool, w.twins.ravel())
+    # a lender from the patient's own département (the household lives there)
+    pool = pool[np.argsort(w.dept[pool], kind="stable")]
+    pool_dept = w.dept[pool]
+    lo = np.searchsorted(pool_dept, w.dept[person[rows]], side="left")
+    hi = np.searchsorted(pool_dept, w.dept[person[rows]], side="right")
+    rows, lo, hi = rows[hi > lo], lo[hi > lo], hi[hi > lo]
+    lender = pool[lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64)]
+    borrower = person[rows]
+    differs = (w.birth[lender] != w.birth[borrower]) | (w.sex[lender] != w.sex[borrower])
+    rows, lender, borrower = rows[differs], lender[differs], borrower[differs]
+    w.commune_at_diagnosis[borrower] = w.commune_now[lender]
+    w.commune_now[borrower] = w.commune_now[lender]
+    household = np.where(w.use_name.codes[lender] >= 0, w.use_name.codes[lender], w.birth_name.codes[lender])
+    female = w.sex[borrower] == 2
+    w.use_name.codes[borrower[female]] = household[female]
+    w.birth_name.codes[borrower[~female]] = household[~female]
+    w.nir_lender[rows] = lender
+
+
+def _borrowed_nirs(w: World, p: PopulationParams, nir: pa.Array, log: CorruptionLog) -> tuple[pa.Array, np.ndarray]:
+    """The cohort's NIR column with the lenders' NIRs written in (present, unspaced)."""
+    rows = np.flatnonzero(w.nir_lender >= 0) if w.nir_lender is not None else np.zeros(0, dtype=np.int64)
+    if len(rows):
+        nir = _replace_rows(nir, rows, w.own_nir.take(pa.array(w.nir_lender[rows])).to_pylist())
+    log.add("cohort", "nir", "borrowed", rows, int((w.cohort_people >= w.n_snds_people).sum()), p.borrowed_nir_rate)
+    return nir, _mask(len(w.cohort_people), rows)
 
 
 # --- truth -------------------------------------------------------------------------------
 
-def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: CorruptionLog) -> dict[str, pa.Table]:
+def _stay_cases(snds: SndsSide, cohort: CohortSide, m: int, by_id: np.ndarray) -> dict[str, np.ndarray]:
+    """Per cohort patient, counts of their cohort stays: SNDS holds them under the same FINESS
+    within a day (what (FINESS, date ±1) tokens can see), 2+ days apart, at a sister site."""
+    order = np.argsort(cohort.stay_source)
+    snds_offset = np.empty(len(order), dtype=np.int32)
+    snds_offset[order] = snds.cohort_stay_offset  # computed for the sorted sources
+    in_snds = snds_offset != MISSING_DAYS
+    gap = np.abs(cohort.stay_offset.astype(np.int64) - snds_offset)
+    visible = in_snds & ~cohort.stay_sister_site & (gap <= 1)
+    shifted = in_snds & (gap >= 2)
+
+    def per_patient(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cohort.stay_row[mask], minlength=m)[by_id]
+
+    return {"stays_in_snds": per_patient(visible), "shifted_stays": per_patient(shifted),
+            "sister_site_stays": per_patient(cohort.stay_sister_site)}
+
+
+def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: CorruptionLog,
+                  geo: Geography) -> dict[str, pa.Table]:
     person = w.cohort_people
     m = len(person)
     by_id = np.argsort(cohort.number)  # cohort rows in id order
@@ -465,6 +599,10 @@ def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: 
         "nir_present": pc.is_valid(patients["nir"]),
         "nir_mistyped": mistyped[by_id],
         "centre_stays": cohort.n_centre_stays[by_id],
+        **_stay_cases(snds, cohort, m, by_id),
+        "moved_far": (geo.commune_dept[w.commune_at_diagnosis] != geo.commune_dept[w.commune_now])[person][by_id],
+        "cohort_death_missing": cohort.death_missing[by_id],
+        "borrowed_nir": cohort.borrowed_nir[by_id],
     })
     duplicates = pa.table({"snds_id": _take(snds.ids, snds.duplicate_records),
                            "same_person_as": _take(snds.ids, snds.duplicate_people)})
@@ -528,8 +666,8 @@ def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, s
     with stage(f"cohort records ({p.n_cohort:,} patients)"):
         cohort = _cohort_side(world, p, streams, geo, log)
     with stage(f"SNDS records ({p.n_snds:,} beneficiary ids)"):
-        snds = _snds_side(world, p, streams, geo, log)
+        snds = _snds_side(world, p, streams, geo, log, np.sort(cohort.stay_source))
     with stage("truth and hard cases"):
-        truth = _truth_tables(world, n_in, snds, cohort, log)
-    tables = {**cohort.tables, **snds.tables, **truth}
+        truth = _truth_tables(world, n_in, snds, cohort, log, geo)
+    tables = {**cohort.tables, **snds.tables, **truth, "finess_entities": finess_entities(geo)}
     return Population(tables=tables, params=p, seed=seed, corruption_rates=pd.DataFrame(log.rates))

@@ -57,9 +57,14 @@ def population_summary(population: Population) -> dict:
         "snds_duplicate_ids": t["snds_duplicates"].num_rows,
         "by_cancer": by_cancer,
         "hard_cases": {
-            name: _share(hard[name]) for name in (
+            **{name: _share(hard[name]) for name in (
                 "married_name", "birth_name_missing", "account_holder_nir", "twin", "snds_duplicate", "moved",
-                "nir_present", "nir_mistyped")
+                "moved_far", "nir_present", "nir_mistyped", "cohort_death_missing", "borrowed_nir")
+               if name in hard.column_names},
+            **{f"{name}_any": _share(pc.greater(hard[name], 0)) for name in ("shifted_stays", "sister_site_stays")
+               if name in hard.column_names},
+            **({"no_stay_in_snds": _share(pc.and_(hard["in_snds"], pc.equal(hard["stays_in_snds"], 0)))}
+               if "stays_in_snds" in hard.column_names else {}),
         },
     }
 
@@ -96,8 +101,12 @@ def render_summary(summary: dict):
     labels = {
         "married_name": "women using a married name", "birth_name_missing": "birth name not recorded",
         "account_holder_nir": "filed in SNDS under an account holder's NIR", "twin": "same-sex twin in SNDS",
-        "snds_duplicate": "two SNDS ids", "moved": "moved since diagnosis", "nir_present": "NIR present in cohort",
-        "nir_mistyped": "NIR mistyped in cohort",
+        "snds_duplicate": "two SNDS ids", "moved": "moved since diagnosis",
+        "moved_far": "moved to another département", "nir_present": "NIR present in cohort",
+        "nir_mistyped": "NIR mistyped in cohort", "cohort_death_missing": "died, no death date in cohort",
+        "borrowed_nir": "carries another person's NIR (cohort-only)",
+        "shifted_stays_any": "a stay 2+ days off between holders", "sister_site_stays_any": "a stay at a sister site",
+        "no_stay_in_snds": "in SNDS, no cohort stay visible there (same FINESS, ±1 day)",
     }
     for key, share in summary["hard_cases"].items():
         hard.add_row(labels.get(key, key), f"{share:.1%}")
