@@ -2,7 +2,11 @@
 
 It summarises what each party produced and points to the full reports (utility and risk,
 inside the release bundle when the gate released it). Figures are embedded, so the page
-travels alone.
+travels alone — which is why what it shows of patients obeys the same small-cell rule as the
+utility report (:mod:`privacy.disclosure`, with the ``min_cell`` that report was written
+with): counts of patients below it are written "fewer than ...", the utility figures are the
+report's own (already through the rule), and the linkage unit's per-pair explanations
+(``waterfall.png``, a few single real pairs) are not embedded.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from pathlib import Path
 
 from harmonie.io import write_text
 from harmonie.report_html import fmt, img, page, passed, table
+from privacy.disclosure import DisclosureRule
 
-_LINKAGE_FIGURES = (("linkage_unit/run/waterfall.png", "how the match weight of a pair is built"),
-                    ("linkage_unit/run/match_weight_histogram.png", "match weights of candidate pairs"),
+# not linkage_unit/run/waterfall.png: it explains single pairs, i.e. shows single patients' records
+_LINKAGE_FIGURES = (("linkage_unit/run/match_weight_histogram.png", "match weights of candidate pairs"),
                     ("evaluator/precision_recall.png", "precision and recall against the truth"))
 _UTILITY_FIGURES = (("kaplan_meier.png", "Kaplan-Meier curves, real vs synthetic"),
                     ("distributions_patients.png", "patient variables, real vs synthetic"),
@@ -47,18 +52,28 @@ def _linkage(out: Path, result: dict) -> str:
             + table(["", "model's estimate", "true (against the simulation)"], rows)
             + f"<p>{s['candidate_pairs']:,} candidate pairs from blocking (pairs completeness "
               f"{fmt(e['pairs_completeness'], 4)}), {e['links']:,} links; {e['true_pairs']:,} true pairs.</p>"
-            + "".join(_figure(out / path, alt) for path, alt in _LINKAGE_FIGURES))
+            + "".join(_figure(out / path, alt) for path, alt in _LINKAGE_FIGURES)
+            + "<p class='note'>The linkage unit's explanation of single pairs (<code>waterfall.png</code>) stays "
+              "in its folder: it shows individual records.</p>")
 
 
-def _analytic(summary: dict) -> str:
+def _analytic(summary: dict, rule: DisclosureRule) -> str:
     p = summary["patients"]
+    rows = [["cohort records", p["cohort_records"]], ["linked", p["linked"]],
+            ["quarantined (contradictory records)", p["quarantined"]], ["training (seen by the generator)", p["train"]],
+            ["control (kept aside for risk and utility)", p["control"]]]
     return ("<h2>2. Analytic dataset (data team)</h2>"
             "<p>Each holder extracted its linked patients' study variables keyed by linkage id (no names, no NIR, no "
             "local id); the data team joined them through the links under new patient ids.</p>"
-            + table(["", "patients"], [["cohort records", fmt(p["cohort_records"])], ["linked", fmt(p["linked"])],
-                                      ["quarantined (contradictory records)", fmt(p["quarantined"])],
-                                      ["training (seen by the generator)", fmt(p["train"])],
-                                      ["control (kept aside for risk and utility)", fmt(p["control"])]]))
+            + table(["", "patients"], [[label, escape(rule.describe(count))] for label, count in rows]))
+
+
+def _rule(reports: Path) -> DisclosureRule:
+    """The rule the utility report was written with (the release policy's), the default for an older report."""
+    document = json.loads((reports / "utility" / "utility.json").read_text())
+    if "disclosure" not in document:
+        return DisclosureRule()
+    return DisclosureRule(min_cell=document["disclosure"]["min_cell"])
 
 
 def _utility(reports: Path) -> str:
@@ -104,7 +119,8 @@ def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> 
            f"<p>Scale <b>{escape(scale)}</b>, linkage spec <b>{escape(scenario)}</b>: "
            f"{result['population']['cohort_patients']:,} cohort patients and "
            f"{result['population']['snds_beneficiaries']:,} SNDS beneficiary ids, simulated.</p></div>")
-    body = (box + _linkage(out, result) + _analytic(released["analytic"]) + _utility(released["reports"])
+    rule = _rule(released["reports"])
+    body = (box + _linkage(out, result) + _analytic(released["analytic"], rule) + _utility(released["reports"])
             + _risk(released["reports"], released) + _parties(out))
     return write_text(page("Harmonie demo report", "Simulated cohort ↔ SNDS linkage, synthetic replica and its "
                            "release, end to end (Harmonie).", body), out / "report.html")

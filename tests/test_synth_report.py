@@ -124,10 +124,13 @@ def test_shuffled_columns_are_low_utility(real, tmp_path):
         assert name in report["verdict"]
 
 
-def test_json_is_byte_identical_across_runs(real, good_report, tmp_path):
+def test_json_html_and_figures_are_byte_identical_across_runs(real, good_report, tmp_path):
     first_dir, _ = good_report
     build_utility_report(real, make_dataset(1_500, seed=2), tmp_path, seed=0)
     assert (first_dir / "utility.json").read_bytes() == (tmp_path / "utility.json").read_bytes()
+    assert (first_dir / "utility.html").read_bytes() == (tmp_path / "utility.html").read_bytes()
+    for png in (first_dir / "figures").iterdir():
+        assert (tmp_path / "figures" / png.name).read_bytes() == png.read_bytes(), png.name
     _, report = good_report
     assert json.loads((tmp_path / "utility.json").read_text()) == report  # what is returned is what is written
 

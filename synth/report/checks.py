@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from privacy.disclosure import DisclosureRule
 from synth.report.survival import term_label
 
 THRESHOLDS: dict[str, float] = {
@@ -43,9 +44,10 @@ def _check(name: str, value, threshold, rule: str, passed: bool, what: str) -> d
     return {"name": name, "value": value, "threshold": threshold, "rule": rule, "passed": bool(passed), "what": what}
 
 
-def build_checks(report: dict) -> tuple[list[dict], list[str]]:
-    """The checks of a report (sections as built by :func:`synth.report.build_utility_report`),
-    and notes on what could not be checked."""
+def build_checks(report: dict, rule: DisclosureRule | None = None) -> tuple[list[dict], list[str]]:
+    """The checks of a measured report (sections as built by :func:`synth.report.build_utility_report`, at
+    full resolution), and notes on what could not be checked (real counts in them through ``rule``)."""
+    rule = rule or DisclosureRule()
     checks, notes = [], []
     sdv = report["sdv"]
     q, d = sdv["quality_score"], sdv["diagnostic_score"]
@@ -63,7 +65,7 @@ def build_checks(report: dict) -> tuple[list[dict], list[str]]:
     for km in report["survival"]["kaplan_meier"]:
         cancer = km["cancer_type"]
         if km["n_real"] < THRESHOLDS["km_min_real_patients"]:
-            notes.append(f"Kaplan–Meier for {cancer} not checked: {km['n_real']} real patients "
+            notes.append(f"Kaplan–Meier for {cancer} not checked: {rule.describe(km['n_real'])} real patients "
                          f"(fewer than {THRESHOLDS['km_min_real_patients']:g}).")
             continue
         limit = km_limit(km["n_real"], km["n_synthetic"])

@@ -1,29 +1,46 @@
 """One variable at a time, real vs synthetic: patient columns and what the claims tables say per patient.
 
 Each variable is a :class:`Feature` (the real and synthetic values side by side) with a
-summary: for numbers and dates, quantiles and the Kolmogorov–Smirnov distance (largest gap
-between the two cumulative distributions, 0 = identical, 1 = disjoint); for categories,
-the shares of the most frequent ones and the total variation distance (the share of
-patients that would have to change category, 0 = identical).
+summary: for numbers and dates, quantiles, a histogram and the Kolmogorov–Smirnov distance
+(largest gap between the two cumulative distributions, 0 = identical, 1 = disjoint); for
+categories, the shares of the most frequent ones and the total variation distance (the
+share of patients that would have to change category, 0 = identical).
 
-Real-data aggregates follow the SNDS small-cell rule: a category is named only if at least
-``MIN_CELL`` real rows hold it; the others are pooled as "other".
+What a summary says about real data obeys the small-cell rule (:mod:`privacy.disclosure`):
+a category is named, a histogram bin drawn, a quantile given only if at least ``min_cell``
+real patients stand behind it (claims rows count their patients, not the rows); the other
+categories are pooled as "(other)", thin bins merged with their neighbours, and real shares
+rounded. The synthetic side is drawn on the same bins and categories, so both stay comparable.
+The distances (KS, total variation) are computed on all values.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
+from privacy.disclosure import (
+    MISSING,
+    OTHER,
+    DisclosureRule,
+    bin_shares,
+    histogram,
+    named_categories,
+    safe_mean,
+    safe_quantiles,
+    safe_range,
+)
 from synth.report.inputs import BOOLEAN_COLUMNS
 from synth.schema import PATIENT_COLUMNS, PATIENT_ID
 
-MIN_CELL = 10
 TOP_CATEGORIES = 10
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+HIST_BINS = 30
+HIST_TRIM = 0.005  # the histogram's range leaves out this share of rare values at each end (they go to the outer bins)
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,7 @@ class Feature:
     kind: str  # "numerical", "datetime" or "categorical"
     real: pd.Series
     synthetic: pd.Series
+    real_holders: pd.Series | None = None  # the patient of each real row when rows are stays or dispensings
 
 
 def _kind(column: str) -> str:
@@ -93,9 +111,14 @@ def _child_features(side: dict[str, pd.DataFrame]) -> dict[str, tuple[str, str, 
     }
 
 
+_PER_PATIENT = ("stays_per_patient", "dispensings_per_patient")
+
+
 def child_features(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame]) -> list[Feature]:
     r, s = _child_features(real), _child_features(synthetic)
-    return [Feature(table, name, label, kind, values, s[name][3]) for name, (table, label, kind, values) in r.items()]
+    return [Feature(table, name, label, kind, values, s[name][3],
+                    None if name in _PER_PATIENT else real[table][PATIENT_ID].reset_index(drop=True))
+            for name, (table, label, kind, values) in r.items()]
 
 
 def orphan_rows(side: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -111,6 +134,24 @@ def _numeric(values: pd.Series) -> np.ndarray:
     return values.dropna().to_numpy("float64")
 
 
+def as_days(values: pd.Series) -> np.ndarray:
+    """Numbers as floats, dates as days since 1970; missing kept as NaN (rows stay aligned with their patients)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return ((values - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86_400).to_numpy("float64")
+    return values.to_numpy("float64")
+
+
+def _plot_scale(values: pd.Series) -> np.ndarray:
+    """Numbers as floats; dates as decimal years (readable on an axis); missing as NaN."""
+    days = as_days(values)
+    return 1970 + days / 365.25 if pd.api.types.is_datetime64_any_dtype(values) else days
+
+
+def _date(days: float) -> str:
+    # a quantile between two days is the earlier day, as pandas' quantile of dates would print it
+    return (pd.Timestamp("1970-01-01") + pd.Timedelta(days=math.floor(days + 1e-9))).strftime("%Y-%m-%d")
+
+
 def _quantiles(values: pd.Series, kind: str) -> dict:
     present = values.dropna()
     if present.empty:
@@ -123,6 +164,7 @@ def _quantiles(values: pd.Series, kind: str) -> dict:
 
 
 def _numeric_summary(values: pd.Series, kind: str) -> dict:
+    """A synthetic variable's summary: every value counts, nothing to hide."""
     out = {"n": len(values), "missing_share": float(values.isna().mean()) if len(values) else 0.0,
            "quantiles": _quantiles(values, kind)}
     if kind == "numerical" and values.notna().any():
@@ -130,36 +172,91 @@ def _numeric_summary(values: pd.Series, kind: str) -> dict:
     return out
 
 
-def category_shares(real: pd.Series, synthetic: pd.Series) -> tuple[list[dict], float, int]:
-    """Top real categories (with at least MIN_CELL real rows) and their shares, the total
-    variation distance over all categories, and how many synthetic categories never occur in real data."""
-    r = real.fillna("(missing)").value_counts()
-    s = synthetic.fillna("(missing)").value_counts()
+def _real_numeric_summary(values: pd.Series, kind: str, holders: pd.Series | None, rule: DisclosureRule) -> dict:
+    """A real variable's summary as it may be written: quantiles with enough patients on both sides,
+    a rounded missing share, no mean of too few patients (suppressed values are null)."""
+    days = as_days(values)
+    out = {"n": rule.count(len(values)), "missing_share": rule.share(int(values.isna().sum()), len(values)),
+           "quantiles": {}}
+    if values.notna().any():
+        q = safe_quantiles(days, QUANTILES, rule, holders=holders)
+        out["quantiles"] = {f"p{int(p * 100)}": (None if v is None else _date(v) if kind == "datetime" else v)
+                            for p, v in zip(QUANTILES, q)}
+        if kind == "numerical":
+            out["mean"] = safe_mean(days, rule, holders=holders)
+    return out
+
+
+def _histogram(feature: Feature, rule: DisclosureRule) -> dict | None:
+    """The bins both sides are drawn on: a real range that leaves out the rare real extremes, one bin per value
+    for small integers (else ``HIST_BINS`` equal bins), adjacent bins merged until each holds at least
+    ``min_cell`` real patients. Shares of each side per bin (values beyond the range in the outer bins),
+    rounded; ``bin_width`` is the width before merging. ``None`` when too few real patients for any bin."""
+    r, s = _plot_scale(feature.real), _plot_scale(feature.synthetic)
+    real_range = safe_range(r, rule, holders=feature.real_holders, trim=HIST_TRIM)
+    if real_range is None:
+        return None
+    # the real range only: a synthetic tail may end where the real one does (generators clamp to the real
+    # range), so it must not set an edge either; synthetic values beyond fall in the outer bins like real ones
+    lo, hi = real_range
+    r_present, s_present = r[np.isfinite(r)], s[np.isfinite(s)]
+    integers = all(np.all(x == np.round(x)) for x in (r_present, s_present))
+    if integers and hi - lo <= 40:
+        edges = np.arange(math.floor(lo) - 0.5, math.ceil(hi) + 1.5)
+    else:
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, HIST_BINS + 1)
+    edges = np.round(edges, 6)  # the edges as written, so that what is merged is what is drawn and checked
+    merged = histogram(r, edges, rule, holders=feature.real_holders)
+    if merged is None:
+        return None
+    n = len(r_present)
+    return {"unit": "year" if feature.kind == "datetime" else None,
+            "bin_width": float(edges[1] - edges[0]),
+            "edges": [float(e) for e in merged.edges],
+            "real_share": [rule.round_share(x, n) for x in bin_shares(r, merged.edges)],
+            "synthetic_share": [rule.round_share(x, n) for x in bin_shares(s, merged.edges)]}
+
+
+def category_shares(real: pd.Series, synthetic: pd.Series, rule: DisclosureRule, *,
+                    holders: pd.Series | None = None) -> tuple[list[dict] | None, float, int]:
+    """The real categories that may be named (at most ``TOP_CATEGORIES``) with both sides' rounded shares and
+    the rest as "(other)"; the total variation distance over all categories; how many synthetic categories
+    never occur in real data. The rows are ``None`` when the real rows belong to too few patients."""
+    r_labels = real.astype("object").where(real.notna(), MISSING).reset_index(drop=True)
+    s_labels = synthetic.astype("object").where(synthetic.notna(), MISSING).reset_index(drop=True)
+    r, s = r_labels.value_counts(), s_labels.value_counts()
     r_share, s_share = r / max(r.sum(), 1), s / max(s.sum(), 1)
     union = r_share.index.union(s_share.index)
     tvd = 0.5 * float((r_share.reindex(union, fill_value=0) - s_share.reindex(union, fill_value=0)).abs().sum())
-    shown = sorted((v for v in r.index if r[v] >= MIN_CELL), key=lambda v: (-r[v], str(v)))[:TOP_CATEGORIES]
+    new = int((~s.index.isin(r.index)).sum())
+    shown = named_categories(r_labels, rule, holders=holders, top=TOP_CATEGORIES)
+    if shown is None:
+        return None, tvd, new
     if all(str(v).isdigit() for v in shown):  # stage: in its own order
         shown.sort(key=lambda v: int(v))
     elif set(shown) <= {"no", "yes"}:
         shown.sort()
-    rows = [{"value": str(v), "real_share": float(r_share[v]), "synthetic_share": float(s_share.get(v, 0.0))}
-            for v in shown]
-    rest_r, rest_s = 1 - sum(x["real_share"] for x in rows), 1 - sum(x["synthetic_share"] for x in rows)
-    if rest_r > 1e-12 or rest_s > 1e-12:
-        rows.append({"value": "other", "real_share": max(rest_r, 0.0), "synthetic_share": max(rest_s, 0.0)})
-    return rows, tvd, int((~s.index.isin(r.index)).sum())
+    n = len(r_labels)
+    rows = [{"value": str(v), "real_share": rule.round_share(float(r_share[v]), n),
+             "synthetic_share": rule.round_share(float(s_share.get(v, 0.0)), n)} for v in shown]
+    rest_r, rest_s = (~r_labels.isin(shown)).mean(), (~s_labels.isin(shown)).mean() if len(s_labels) else 0.0
+    if rest_r > 0 or rest_s > 0:
+        rows.append({"value": OTHER, "real_share": rule.round_share(float(rest_r), n),
+                     "synthetic_share": rule.round_share(float(rest_s), n)})
+    return rows, tvd, new
 
 
-def summarise(feature: Feature) -> dict:
+def summarise(feature: Feature, rule: DisclosureRule) -> dict:
+    """The summary of one variable as it is written in the report (real side through ``rule``)."""
     out = {"table": feature.table, "name": feature.name, "label": feature.label, "kind": feature.kind}
     if feature.kind == "categorical":
-        rows, tvd, new = category_shares(feature.real, feature.synthetic)
+        rows, tvd, new = category_shares(feature.real, feature.synthetic, rule, holders=feature.real_holders)
         out.update(categories=rows, total_variation=tvd, synthetic_only_categories=new,
-                   n_real=len(feature.real), n_synthetic=len(feature.synthetic))
+                   n_real=rule.count(len(feature.real)), n_synthetic=len(feature.synthetic))
         return out
     r, s = _numeric(feature.real), _numeric(feature.synthetic)
-    out.update(real=_numeric_summary(feature.real, feature.kind),
+    out.update(real=_real_numeric_summary(feature.real, feature.kind, feature.real_holders, rule),
                synthetic=_numeric_summary(feature.synthetic, feature.kind),
+               histogram=_histogram(feature, rule),
                ks_statistic=float(ks_2samp(r, s).statistic) if len(r) and len(s) else None)
     return out

@@ -22,6 +22,11 @@ from synth.report.survival import term_label
 WEAKEST_PAIRS = 10
 
 
+def _n(value, report: dict) -> str:
+    """A count of real rows or patients: null in the JSON means suppressed (fewer than ``min_cell``)."""
+    return f"&lt;{report['disclosure']['min_cell']}" if value is None else _f(value)
+
+
 def _verdict(report: dict) -> str:
     checks = report["checks"]
     ok = report["verdict"] == "adequate"
@@ -41,20 +46,26 @@ def _verdict(report: dict) -> str:
 
 def _about(report: dict) -> str:
     sizes = report["sizes"]
-    rows = [[t, _f(sizes["real"][t]), _f(sizes["synthetic"][t]),
-             _f(report["orphan_rows"]["real"].get(t, 0)) if t != "patients" else "–",
+    rows = [[t, _n(sizes["real"][t], report), _f(sizes["synthetic"][t]),
+             _n(report["orphan_rows"]["real"].get(t, 0), report) if t != "patients" else "–",
              _f(report["orphan_rows"]["synthetic"].get(t, 0)) if t != "patients" else "–"]
             for t in ("patients", "stays", "dispensings")]
-    control = sizes.get("control")
+    k = report["disclosure"]["min_cell"]
     return ("<h2 id=\"data\">Data compared</h2>"
             + _table(["table", "real rows", "synthetic rows", "real rows of unknown patients",
                       "synthetic rows of unknown patients"], rows)
-            + (f"<p>Control patients (never seen by the generator): {_f(control)}.</p>" if control else "")
+            + (f"<p>Control patients (never seen by the generator): {_n(sizes['control'], report)}.</p>"
+               if report["prediction"]["test_set"] == "control" else "")
             + f"<p class='note'>Seed {report['seed']}. To keep the report fast and comparable whatever the data size, "
               f"SDV scores, correlations, survival and prediction each use a seeded random subsample of at most "
-              f"{report['max_rows']:,} patients per side (SDV: {report['sdv']['rows_compared']:,} rows per side"
-              f"{', subsampled' if report['sdv']['subsampled'] else ''}). The figures show the distributions "
-              f"of all rows.</p>")
+              f"{report['max_rows']:,} patients per side (SDV: {_n(report['sdv']['rows_compared'], report)} rows per "
+              f"side{', subsampled' if report['sdv']['subsampled'] else ''}). The figures show the distributions "
+              f"of all rows.</p>"
+            + f"<p class='note'>Small-cell rule: nothing below shows fewer than {k} real patients. Counts that "
+              f"would are written &lt;{k}, categories and histogram bins hold at least {k} real patients (thinner "
+              f"ones are pooled or merged), real shares are rounded, quantiles have at least {k} real patients "
+              f"on either side, and real survival curves are shown at whole months only, each step holding at "
+              f"least {k} real deaths. The checks are computed on the full data.</p>")
 
 
 def _quality(sdv: dict) -> str:
@@ -97,8 +108,11 @@ def _distributions(report: dict, images: dict) -> str:
     return (
         "<h2 id=\"distributions\">2. Each variable, real vs synthetic</h2>"
         "<div class='explain'>Blue: real, orange: synthetic. Numbers and dates: share of rows per bin (the outermost "
-        "bins also hold the rare values beyond them). Categories: share of rows per category, the most frequent "
-        "ones (a category is named only if at least 10 real rows hold it). The distance in each title is 0 when "
+        "bins also hold the rare values beyond them; a bin holding fewer than "
+        f"{report['disclosure']['min_cell']} real patients is merged with its neighbours and drawn at their "
+        "average height). Categories: share of rows per category, the most frequent ones (a category is named "
+        f"only if at least {report['disclosure']['min_cell']} real patients hold it; shares are rounded). The "
+        "distance in each title is 0 when "
         "both sides match: the <b>Kolmogorov–Smirnov</b> distance is the largest gap between the two cumulative "
         "distributions; the <b>total variation</b> distance is the share of rows that would need another category. "
         "Below about 0.1 the difference is usually of no practical importance.</div>"
@@ -112,7 +126,7 @@ def _distributions(report: dict, images: dict) -> str:
         + _table(["variable", "kind", "distance", "value"], rows("claims")))
 
 
-def _correlations(section: dict, image: str) -> str:
+def _correlations(section: dict, image: str, report: dict) -> str:
     rows = [[escape(p["column_1"]), escape(p["column_2"]), _f(p["real"]), _f(p["synthetic"]), _f(p["abs_diff"])]
             for p in section["largest_differences"]]
     return (
@@ -122,27 +136,43 @@ def _correlations(section: dict, image: str) -> str:
         "(0 to 1, corrected for small samples) when one of them is a category with more than two values (cancer "
         "type, subtype, département). A useful replica has the same picture on both sides: the third panel should "
         f"be pale everywhere. Threshold: no difference above {THRESHOLDS['correlation_max_abs_diff']}. "
-        f"Computed on {section['rows_compared']:,} patients per side.</div>"
+        f"Computed on {_n(section['rows_compared'], report)} patients per side.</div>"
         + _img(image, "association matrices")
         + f"<p>Largest absolute difference: <b>{_f(section['max_abs_diff'])}</b>.</p>"
         + _table(["variable", "variable", "real", "synthetic", "|difference|"], rows))
 
 
-def _days(value) -> str:
-    return "not reached" if value is None else f"{value / 365.25:.1f} y"
+def _months(interval) -> str:
+    """A [from, to] step of months in years ("2.1–2.3 y")."""
+    return f"{interval[0] / 12:.1f}–{interval[1] / 12:.1f} y"
 
 
-def _survival(section: dict, images: dict) -> str:
+def _step(interval) -> str:
+    """Where the curves are farthest apart: a step of the drawn curve, or past its last point."""
+    if interval is None:
+        return "–"
+    return f"after {interval[0] / 12:.1f} y" if interval[1] is None else _months(interval)
+
+
+def _survival(section: dict, images: dict, report: dict) -> str:
+    k = report["disclosure"]["min_cell"]
     km_rows = []
     for km in section["kaplan_meier"]:
         sr, ss = km.get("survival_real") or {}, km.get("survival_synthetic") or {}
-        km_rows.append([escape(km["cancer_type"]), _f(km["n_real"]), _f(km["n_synthetic"]),
-                        _f(km["deaths_real"]), _f(km["deaths_synthetic"]),
-                        _days(km.get("median_days_real")) if km["n_real"] else "–",
-                        _days(km.get("median_days_synthetic")) if km["n_synthetic"] else "–",
+        curve = km["curve"]
+
+        def median(side: str) -> str:
+            if not curve[f"survival_{side}"]:
+                return "–"
+            interval = km[f"median_interval_months_{side}"]
+            return "not reached" if interval is None else _months(interval)
+
+        km_rows.append([escape(km["cancer_type"]), _n(km["n_real"], report), _f(km["n_synthetic"]),
+                        _n(km["deaths_real"], report), _f(km["deaths_synthetic"]),
+                        median("real"), median("synthetic"),
                         f"{_f(sr.get('2y'), 2)} / {_f(ss.get('2y'), 2)}",
                         f"{_f(sr.get('5y'), 2)} / {_f(ss.get('5y'), 2)}",
-                        _f(km["max_distance"])])
+                        _f(km["max_distance"]), _step(km["at_interval_months"])])
     cox = section["cox"]
     ref = cox["reference_cancer"]
 
@@ -158,16 +188,19 @@ def _survival(section: dict, images: dict) -> str:
         "allowing for patients whose follow-up ends alive (censored). For each cancer type the replica should give "
         "the same curve as the real data. The <b>maximum distance</b> is the largest vertical gap between the two "
         "curves (e.g. 0.05 = 5 percentage points of survival at some time), looked for at every death time of "
-        "either side within the follow-up both share; the dotted line marks where it occurs. Threshold: "
+        "either side within the follow-up both share, on the full data; the shaded band marks the step where it "
+        f"occurs. Real curves are drawn at whole months only, each step holding at least {k} real deaths (the "
+        "curve stops where fewer remain), with the synthetic curve at the same months; medians are the step in "
+        "which a curve falls to one half, and 2- and 5-year survival are read off the drawn curves. Threshold: "
         f"{THRESHOLDS['km_max_distance']} for each cancer type with at least "
         f"{THRESHOLDS['km_min_real_patients']:g} real patients (more for small groups, where chance alone "
         "separates two samples).</div>"
         + _img(images["kaplan_meier"], "Kaplan-Meier curves")
         + _table(["cancer type", "real patients", "synthetic patients", "real deaths", "synthetic deaths",
                   "median survival, real", "median survival, synthetic", "2-year survival real / synthetic",
-                  "5-year survival real / synthetic", "max distance"], km_rows)
-        + (f"<p class='note'>Left out for a missing or negative follow-up: {dropped['real']} real, "
-           f"{dropped['synthetic']} synthetic patients.</p>" if dropped["real"] or dropped["synthetic"] else "")
+                  "5-year survival real / synthetic", "max distance", "where"], km_rows)
+        + (f"<p class='note'>Left out for a missing or negative follow-up: {_n(dropped['real'], report)} real, "
+           f"{dropped['synthetic']} synthetic patients.</p>" if dropped["real"] != 0 or dropped["synthetic"] else "")
         + "<h2 id=\"cox\">5. Risk factors (Cox proportional-hazards model)</h2>"
           "<div class='explain'>The same Cox model is fitted on both sides: the hazard of death by age (per 10 years), "
           f"stage (vs stage 1), cancer type (vs {escape(ref)}) and sex. A hazard ratio of 2 means twice the risk of "
@@ -181,11 +214,12 @@ def _survival(section: dict, images: dict) -> str:
                   for side in ("real", "synthetic") if cox[f"problem_{side}"]))
 
 
-def _prediction(p: dict) -> str:
+def _prediction(p: dict, report: dict) -> str:
     test = ("the control patients (held out before the generator was trained)" if p["test_set"] == "control" else
             "a random 30% of the real patients, kept out of the real training set (the generator has seen them, "
             "so a control set gives a fairer test)")
-    rows = [["trained on real (TRTR)", _f(p["n_train_real"]), _f(p["death_share_train_real"], 2), _f(p["trtr_auc"])],
+    rows = [["trained on real (TRTR)", _n(p["n_train_real"], report), _f(p["death_share_train_real"], 2),
+             _f(p["trtr_auc"])],
             ["trained on synthetic (TSTR)", _f(p["n_train_synthetic"]), _f(p["death_share_train_synthetic"], 2),
              _f(p["tstr_auc"])]]
     return (
@@ -200,15 +234,15 @@ def _prediction(p: dict) -> str:
         "AUC.</div>"
         + (f"<p class='fail'>{escape(p['problem'])}</p>" if p["problem"] else "")
         + _table(["model", "training patients", "share died within 2 years", "AUC on the real test set"], rows)
-        + f"<p>Test set: {_f(p['n_test'])} patients, {_f(p['death_share_test'], 2)} died within 2 years. "
+        + f"<p>Test set: {_n(p['n_test'], report)} patients, {_f(p['death_share_test'], 2)} died within 2 years. "
           f"AUC ratio (TSTR / TRTR): <b>{_f(p['auc_ratio'])}</b>.</p>")
 
 
 def render(report: dict, images: dict[str, str]) -> str:
     """The page for a report dict and its figures (base64 PNGs keyed by name)."""
     body = (_verdict(report) + _about(report) + _quality(report["sdv"]) + _distributions(report, images)
-            + _correlations(report["correlations"], images["correlations"])
-            + _survival(report["survival"], images) + _prediction(report["prediction"]))
+            + _correlations(report["correlations"], images["correlations"], report)
+            + _survival(report["survival"], images, report) + _prediction(report["prediction"], report))
     return page("Utility report: synthetic replica",
                 "How useful is the synthetic dataset for oncology studies, compared with the real data it imitates? "
                 "(Harmonie)", body)

@@ -2,6 +2,8 @@
 
 Figures are built with matplotlib's object API (``Figure`` + Agg canvas): no pyplot, no
 global backend switch, nothing left open. Real data is blue, synthetic orange, everywhere.
+Every figure is drawn from the report as written (its JSON), never from the data itself:
+what a figure shows of real patients has passed the small-cell rule like the rest.
 """
 
 from __future__ import annotations
@@ -9,46 +11,31 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from harmonie.report_html import png as _png
-from synth.report.distributions import Feature, category_shares
 from synth.report.survival import term_label
 
 REAL, SYNTHETIC = "#3b6ea8", "#e07b28"
-HIST_BINS = 30
 
 
-def _as_number(values: pd.Series) -> np.ndarray:
-    """Numbers as floats; dates as decimal years (readable on an axis)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return 1970 + (values.dropna() - pd.Timestamp("1970-01-01")).dt.days.to_numpy("float64") / 365.25
-    return values.dropna().to_numpy("float64")
+def _suppressed(ax, min_cell: int) -> None:
+    ax.text(0.5, 0.5, f"fewer than {min_cell} real patients:\nnot shown", ha="center", va="center",
+            transform=ax.transAxes, fontsize=8)
 
 
-def _histogram(ax, feature: Feature) -> None:
-    r, s = _as_number(feature.real), _as_number(feature.synthetic)
-    both = [x for x in (r, s) if len(x)]
-    if not both:
-        ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
-        return
-    lo = min(np.quantile(x, 0.005) for x in both)
-    hi = max(np.quantile(x, 0.995) for x in both)
-    integers = all(np.all(x == np.round(x)) for x in both)
-    if integers and hi - lo <= 40:
-        edges = np.arange(math.floor(lo) - 0.5, math.ceil(hi) + 1.5)
-    else:
-        edges = np.linspace(lo, hi if hi > lo else lo + 1, HIST_BINS + 1)
-    for values, colour, kind in ((r, REAL, "stepfilled"), (s, SYNTHETIC, "step")):
-        if len(values):  # values beyond the shown range are counted in the edge bins
-            ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, weights=np.full(len(values), 1 / len(values)),
-                    histtype=kind, color=colour, alpha=0.45 if kind == "stepfilled" else 1.0, linewidth=1.5)
-    ax.set_ylabel("share", fontsize=8)
+def _histogram(ax, hist: dict) -> None:
+    """Both sides on the same (merged) bins; a merged bin is drawn at the average height of the bins it
+    holds, so that merging does not distort the shape."""
+    edges = np.array(hist["edges"])
+    per_bin = np.diff(edges) / hist["bin_width"]
+    for side, colour, fill in (("real", REAL, True), ("synthetic", SYNTHETIC, False)):
+        heights = np.array(hist[f"{side}_share"], dtype="float64") / per_bin
+        ax.stairs(heights, edges, fill=fill, color=colour, alpha=0.45 if fill else 1.0, linewidth=1.5)
+    ax.set_ylabel("share per bin", fontsize=8)
 
 
-def _bars(ax, feature: Feature) -> None:
-    rows, _, _ = category_shares(feature.real, feature.synthetic)
+def _bars(ax, rows: list[dict]) -> None:
     labels = [r["value"] for r in rows]
     x = np.arange(len(labels))
     ax.bar(x - 0.2, [r["real_share"] for r in rows], width=0.4, color=REAL)
@@ -60,20 +47,26 @@ def _bars(ax, feature: Feature) -> None:
     ax.set_ylabel("share", fontsize=8)
 
 
-def distributions(features: list[Feature], summaries: list[dict], columns: int = 4) -> str:
-    """Small multiples: one panel per feature, real vs synthetic."""
-    rows = math.ceil(len(features) / columns)
+def distributions(summaries: list[dict], min_cell: int, columns: int = 4) -> str:
+    """Small multiples: one panel per variable summary, real vs synthetic."""
+    rows = max(math.ceil(len(summaries) / columns), 1)
     fig = Figure(figsize=(3.6 * columns, 2.9 * rows))
-    for i, (feature, summary) in enumerate(zip(features, summaries)):
+    for i, summary in enumerate(summaries):
         ax = fig.add_subplot(rows, columns, i + 1)
-        if feature.kind == "categorical":
-            _bars(ax, feature)
+        if summary["kind"] == "categorical":
+            if summary["categories"] is None:
+                _suppressed(ax, min_cell)
+            else:
+                _bars(ax, summary["categories"])
             score = f"TVD {summary['total_variation']:.2f}"
         else:
-            _histogram(ax, feature)
+            if summary["histogram"] is None:
+                _suppressed(ax, min_cell)
+            else:
+                _histogram(ax, summary["histogram"])
             ks = summary.get("ks_statistic")
             score = "" if ks is None else f"KS {ks:.2f}"
-        ax.set_title(f"{feature.name}  ({score})" if score else feature.name, fontsize=9)
+        ax.set_title(f"{summary['name']}  ({score})" if score else summary["name"], fontsize=9)
         ax.tick_params(labelsize=7)
     fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
@@ -107,28 +100,39 @@ def correlations(section: dict) -> str:
     return _png(fig)
 
 
-def kaplan_meier(results: list[dict], curves: dict) -> str:
-    """One panel per cancer type: both curves and where they are farthest apart."""
+def kaplan_meier(results: list[dict], min_cell: int) -> str:
+    """One panel per cancer type: both curves at the months the real one may be shown at (straight lines
+    between them), and the step where they are farthest apart (shaded)."""
     fig = Figure(figsize=(4.2 * max(len(results), 1), 3.6))
     for i, km in enumerate(results):
         ax = fig.add_subplot(1, max(len(results), 1), i + 1)
-        cancer = km["cancer_type"]
+        cancer, curve = km["cancer_type"], km["curve"]
+        years = np.array(curve["months"], dtype="float64") / 12
         for side, colour, style in (("real", REAL, "-"), ("synthetic", SYNTHETIC, "--")):
-            if side in curves[cancer]:
-                t, surv = curves[cancer][side]
-                ax.step(t / 365.25, surv, where="post", color=colour, linestyle=style, linewidth=1.6,
-                        label=f"{side} (n={km['n_' + side]})")
+            values = curve[f"survival_{side}"]
+            if values:
+                n = km[f"n_{side}"]
+                ax.plot(years, values, color=colour, linestyle=style, linewidth=1.6,
+                        label=f"{side} (n={'<' + str(min_cell) if n is None else n})")
+        at = km["at_interval_months"]
+        if at is not None:
+            end = at[1] if at[1] is not None else curve["months"][-1] + 12
+            ax.axvspan(at[0] / 12, end / 12, color="grey", alpha=0.15, linewidth=0)
         if km["max_distance"] is not None:
-            ax.axvline(km["at_time_days"] / 365.25, color="grey", linestyle=":", linewidth=1)
             ax.set_title(f"{cancer}: max distance {km['max_distance']:.3f}", fontsize=10)
+        elif km["n_real"] == 0 or km["n_synthetic"] == 0:
+            ax.set_title(f"{cancer}: no {'synthetic' if km['n_synthetic'] == 0 else 'real'} patients", fontsize=10)
         else:
-            absent = "synthetic" if km["n_real"] else "real"
-            ax.set_title(f"{cancer}: no {absent} patients", fontsize=10)
+            ax.set_title(cancer, fontsize=10)
+        if not curve["survival_real"] and km["n_real"] != 0:
+            ax.text(0.5, 0.5, f"real curve not shown:\nfewer than {min_cell} real deaths", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("years since diagnosis", fontsize=8)
         ax.set_ylabel("survival probability", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="lower left")
+        if curve["survival_real"] or curve["survival_synthetic"]:
+            ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return _png(fig)
 

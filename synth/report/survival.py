@@ -7,7 +7,12 @@ whatever the size of the two datasets.
 
 Kaplan–Meier: the largest vertical distance between the real and synthetic curves is taken
 over the union of both sides' event times, up to the shorter of the two follow-ups (beyond
-it one curve is no longer estimated).
+it one curve is no longer estimated). That check needs the exact curves and is computed
+inside the secure area (:func:`kaplan_meier`); what the report shows of them
+(:func:`kaplan_meier_shown`) is the grouped curve of :mod:`privacy.disclosure`: whole months,
+each step holding at least ``min_cell`` real deaths, with the synthetic curve read at the
+same months; medians as the step where a curve falls to one half, landmark survival read off
+the shown curve, and the step (not the day) where the two curves are farthest apart.
 
 Cox: hazard ratios for age (per 10 years), stage 2, 3, 4 (vs 1), cancer type (vs breast)
 and male sex, with 95% confidence intervals; a small ridge penalty keeps the fit stable.
@@ -22,13 +27,21 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from privacy.disclosure import (
+    DisclosureRule,
+    grouped_kaplan_meier,
+    interpolated,
+    median_interval,
+    step_containing,
+    survival_on,
+)
 from synth.report.inputs import subsample
 
 DURATION, EVENT = "followup_days", "death"
 REFERENCE_CANCER = "breast"
 PENALIZER = 0.001
 MIN_TERM_EVENTS = 5
-LANDMARKS = {"1y": 365, "2y": 730, "5y": 1826}
+LANDMARK_MONTHS = {"1y": 12, "2y": 24, "5y": 60}
 TERM_LABELS = {"age_per_10y": "age (per 10 years)", "stage_2": "stage 2 vs 1", "stage_3": "stage 3 vs 1",
                "stage_4": "stage 4 vs 1", "sex_male": "male vs female"}
 
@@ -58,20 +71,11 @@ def _fit_km(frame: pd.DataFrame):
     return KaplanMeierFitter().fit(frame[DURATION].to_numpy(float), frame[EVENT].to_numpy(float))
 
 
-def _median(km) -> float | None:
-    median = float(km.median_survival_time_)
-    return None if np.isinf(median) or np.isnan(median) else median
-
-
-def _landmarks(km, frame: pd.DataFrame) -> dict:
-    horizon = frame[DURATION].max()
-    return {k: (float(km.predict(t)) if t <= horizon else None) for k, t in LANDMARKS.items()}
-
-
-def kaplan_meier(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[list[dict], dict]:
-    """Per cancer type (every type on either side): counts, medians, landmark survival and the
-    largest vertical distance; and the curves for plotting ({cancer: {"real": (t, S), ...}})."""
-    results, curves = [], {}
+def kaplan_meier(real: pd.DataFrame, synthetic: pd.DataFrame) -> list[dict]:
+    """Per cancer type (every type on either side), at full resolution, for the checks: counts and the
+    largest vertical distance between the curves with the time it occurs at (an exact event time: never
+    written, see :func:`kaplan_meier_shown`)."""
+    results = []
     cancers = sorted(set(real["cancer_type"].dropna()) | set(synthetic["cancer_type"].dropna()))
     for cancer in cancers:
         r = real[real["cancer_type"] == cancer]
@@ -79,27 +83,48 @@ def kaplan_meier(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[list[dict
         entry = {"cancer_type": cancer, "n_real": len(r), "n_synthetic": len(s),
                  "deaths_real": int(r[EVENT].sum()), "deaths_synthetic": int(s[EVENT].sum()),
                  "max_distance": None, "at_time_days": None}
-        curves[cancer] = {}
-        for side, frame in (("real", r), ("synthetic", s)):
-            if len(frame):
-                km = _fit_km(frame)
-                sf = km.survival_function_.iloc[:, 0]
-                curves[cancer][side] = (sf.index.to_numpy(float), sf.to_numpy(float))
-                entry[f"median_days_{side}"] = _median(km)
-                entry[f"survival_{side}"] = _landmarks(km, frame)
-                entry[f"_km_{side}"] = km
         if len(r) and len(s):
             horizon = min(r[DURATION].max(), s[DURATION].max())
             times = np.union1d(r.loc[r[EVENT] == 1, DURATION], s.loc[s[EVENT] == 1, DURATION])
             times = np.concatenate([[0.0], times[times <= horizon]])
-            gap = np.abs(entry["_km_real"].survival_function_at_times(times).to_numpy()
-                         - entry["_km_synthetic"].survival_function_at_times(times).to_numpy())
+            gap = np.abs(_fit_km(r).survival_function_at_times(times).to_numpy()
+                         - _fit_km(s).survival_function_at_times(times).to_numpy())
             at = int(np.argmax(gap))
             entry["max_distance"], entry["at_time_days"] = float(gap[at]), float(times[at])
-        entry.pop("_km_real", None)
-        entry.pop("_km_synthetic", None)
         results.append(entry)
-    return results, curves
+    return results
+
+
+def kaplan_meier_shown(real: pd.DataFrame, synthetic: pd.DataFrame, measured: list[dict],
+                       rule: DisclosureRule) -> list[dict]:
+    """What the report writes of each :func:`kaplan_meier` entry: counts through ``rule``, both curves at the
+    months of the grouped real curve (the synthetic curve's own grouping when the real one cannot be shown),
+    medians as [from, to] months, landmark survival read off the curves, and the step where the curves are
+    farthest apart. The distance itself is the checked one; it is not written for a real curve that may
+    not be shown."""
+    shown = []
+    for entry in measured:
+        cancer = entry["cancer_type"]
+        r = real[real["cancer_type"] == cancer]
+        s = synthetic[synthetic["cancer_type"] == cancer]
+        curve = grouped_kaplan_meier(r[DURATION], r[EVENT], rule)
+        real_shown = bool(curve.months)
+        if not real_shown:
+            curve = grouped_kaplan_meier(s[DURATION], s[EVENT], rule)
+        sides = {"real": curve.survival if real_shown else (),
+                 "synthetic": survival_on(curve, s[DURATION], s[EVENT])}
+        out = {"cancer_type": cancer, "n_real": rule.count(entry["n_real"]), "n_synthetic": entry["n_synthetic"],
+               "deaths_real": rule.count(entry["deaths_real"]), "deaths_synthetic": entry["deaths_synthetic"],
+               "max_distance": entry["max_distance"] if real_shown else None,
+               "at_interval_months": step_containing(curve.months, entry["at_time_days"]) if real_shown else None,
+               "curve": {"months": list(curve.months), "survival_real": list(sides["real"]),
+                         "survival_synthetic": list(sides["synthetic"])}}
+        for side, values in sides.items():
+            out[f"median_interval_months_{side}"] = median_interval(curve.months, values) if values else None
+            out[f"survival_{side}"] = {k: interpolated(curve.months, values, m) if values else None
+                                       for k, m in LANDMARK_MONTHS.items()}
+        shown.append(out)
+    return shown
 
 
 def _design(frame: pd.DataFrame, cancers: list[str], reference: str) -> pd.DataFrame:
