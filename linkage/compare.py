@@ -141,6 +141,7 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
             labels = (tuple(f"Dice >= {t:g}" for t in thresholds)
                       + ((f"swapped with {swapped}",) if swapped else ()) + (f"Dice < {thresholds[-1]:g}",))
             comparisons.append(Comparison(label, kind, labels, (name, *entry.coarser), thresholds,
+                                          term_frequency=entry.term_frequency,
                                           fields=(name, *entry.coarser, *([swapped] if swapped else [])),
                                           swapped_with=swapped))
         elif kind == "events":

@@ -23,7 +23,7 @@ from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding.encoded_file import read_encoded
 from linkage.model import FellegiSunter
 from linkage.plan import LinkPlan
-from linkage.scoring import score_partition, term_frequencies
+from linkage.scoring import identity_signatures, score_partition, term_frequencies
 from linkage.spec import Spec
 
 PARTITION_PAIRS = 4_000_000
@@ -61,7 +61,8 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
     n = len(candidates)
     summary = plan.summary(left_file.metadata, right_file.metadata, len(left), len(right), candidates.passes, n)
     if n == 0 or len(left) == 0 or len(right) == 0:
-        empty = _pairs_table(candidates, np.zeros(0, dtype=np.int64), left, right, np.zeros(0), np.zeros((0, 0)), [])
+        empty = _pairs_table(candidates, np.zeros(0, dtype=np.int64), left, right, np.zeros(0), np.zeros(0),
+                             np.zeros((0, 0)), [])
         return LinkResult(empty, empty, None, summary.to_dict(), candidates, np.zeros(0),
                           np.zeros((0, len(comparisons))), left.ids, right.ids)
 
@@ -85,25 +86,27 @@ def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold
         frequencies = term_frequencies(model, right)  # once, then passed to every partition
         for start in range(0, n, PARTITION_PAIRS):
             stop = min(start + PARTITION_PAIRS, n)
-            weights[start:stop] = score_partition(model, frequencies, left, len(right), candidates.left[start:stop],
+            weights[start:stop] = score_partition(model, frequencies, left, right, len(right),
+                                                  candidates.left[start:stop], candidates.right[start:stop],
                                                   levels[start:stop])
-        decision = plan.decide(candidates.left, candidates.right, weights, len(left), len(right))
+        decision = plan.decide(model, candidates.left, candidates.right, weights, len(left), len(right),
+                               identity_signatures(right, np.arange(len(right)))[candidates.right])
     summary = plan.decided(summary, model, decision)
     names = [c.name for c in comparisons]
-    links = _pairs_table(candidates, decision.linked, left, right, weights, levels, names)
-    grey_zone = _pairs_table(candidates, decision.grey, left, right, weights, levels, names)
+    links = _pairs_table(candidates, decision.linked, left, right, weights, decision.probability, levels, names)
+    grey_zone = _pairs_table(candidates, decision.grey, left, right, weights, decision.probability, levels, names)
     return LinkResult(links, grey_zone, model, summary.to_dict(), candidates, weights, levels, left.ids, right.ids)
 
 
 def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords, right: EncodedRecords,
-                 weights: np.ndarray, levels: np.ndarray, names: list[str]) -> pa.Table:
+                 weights: np.ndarray, probability: np.ndarray, levels: np.ndarray, names: list[str]) -> pa.Table:
     li, ri = candidates.left[rows], candidates.right[rows]
     order = np.argsort(-weights[rows], kind="stable") if len(rows) else rows
     columns = {
         "left_id": left.ids.take(pa.array(li[order].astype(np.int64))),
         "right_id": right.ids.take(pa.array(ri[order].astype(np.int64))),
         "match_weight": pa.array(weights[rows][order], pa.float64()),
-        "match_probability": pa.array(FellegiSunter.probability(weights[rows][order]), pa.float64()),
+        "match_probability": pa.array(probability[rows][order], pa.float64()),
     }
     for j, name in enumerate(names):
         columns[f"level_{name}"] = pa.array(levels[rows, j][order], pa.int8())

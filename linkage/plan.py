@@ -151,9 +151,10 @@ class LinkPlan:
         return [(name, masks[index], excluded) for name, index, excluded in plan]
 
     # -- decision
-    def decide(self, left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, n_left: int,
-               n_right: int) -> Decision:
-        return decide(left_rows, right_rows, weights, n_left, n_right, self.threshold, self.settings)
+    def decide(self, model: FellegiSunter, left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray,
+               n_left: int, n_right: int, right_signatures: np.ndarray) -> Decision:
+        return decide(left_rows, right_rows, weights, model.prior_weight, n_left, n_right, self.threshold,
+                      self.settings, right_signatures)
 
     @staticmethod
     def decided(summary: LinkSummary, model: FellegiSunter, decision: Decision) -> LinkSummary:
@@ -162,6 +163,9 @@ class LinkPlan:
         summary.status = "linked"
         summary.decision = {
             "prior_lambda": model.lambda_, "expected_matches": model.expected_matches_,
+            "left_records_with_a_match": {"estimated_share": decision.record_prior.share,
+                                          "em_iterations": decision.record_prior.iterations,
+                                          "em_converged": decision.record_prior.converged},
             "em_iterations": model.n_iter_, "em_converged": model.converged_,
             "one_to_one_pairs": int(len(decision.kept)), "links": int(len(decision.linked)),
             "grey_zone_pairs": int(len(decision.grey)),

@@ -104,7 +104,7 @@ class ComparisonSpec:
     coarser: tuple[str, ...] = ()              # token: coarser fields for the next levels (commune, departement)
                                                # dice: further filters compared with it (birth and use name)
     event_levels: tuple[int, ...] = EVENT_LEVELS  # events: decreasing numbers of shared events, one level each
-    term_frequency: bool = False               # token: weight agreement on a rare value more
+    term_frequency: bool = False               # token, dice: weight agreement on a rare value more
     swapped_with: str = ""                     # dice: a field that, crossed both ways, reveals swapped names
 
     @property
@@ -358,6 +358,8 @@ def _parse_comparison(comparison, index: int, spec_fields: dict[str, FieldSpec])
     term_frequency = comparison.get("term_frequency", False)
     if not isinstance(label, str) or not label or not isinstance(term_frequency, bool):
         raise SpecError(f"{where}: label is a name and term_frequency true or false")
+    if term_frequency and kind not in ("token", "dice"):
+        raise SpecError(f"{where}: term_frequency applies to token and dice comparisons")
     return ComparisonSpec(field=name, kind=kind, label=label, thresholds=tuple(float(t) for t in thresholds),
                           coarser=tuple(coarser), event_levels=tuple(sorted(levels, reverse=True)),
                           term_frequency=term_frequency, swapped_with=swapped[0] if swapped else "")

@@ -213,11 +213,36 @@ def test_agreeing_on_a_rare_value_weighs_more_than_on_a_common_one():
     right = EncodedRecords(ids=pa.array([str(i) for i in range(100)]),
                            tokens={"commune": np.array([7] * 90 + list(range(100, 110)), dtype=np.int64)})
     left = EncodedRecords(ids=pa.array(["a", "b"]), tokens={"commune": np.array([7, 105], dtype=np.int64)})
-    adjustment = term_frequency_adjustment(model, term_frequencies(model, right), left, len(right), np.array([0, 1]),
-                                           np.array([[0], [0]], dtype=np.int8))
+    adjustment = term_frequency_adjustment(model, term_frequencies(model, right), left, right, len(right),
+                                           np.array([0, 1]), np.array([0, 95]), np.array([[0], [0]], dtype=np.int8))
     assert adjustment[0] == pytest.approx(np.log2(0.01 / 0.9))  # 'Paris': agreeing says little
     assert adjustment[1] == pytest.approx(np.log2(0.01 / 0.01))
     assert adjustment[1] > adjustment[0]
+
+
+def test_agreeing_on_a_rare_name_weighs_more_than_on_a_common_one_through_bloom_filters():
+    """Identical filters are identical names, so the linkage unit can count them: agreeing on a name one
+    record in 100 carries says more than agreeing on one carried by 60 of 100 (Splink's TF on the exact level)."""
+    from linkage.encoded_arrays import EncodedRecords
+    from linkage.scoring import term_frequencies, term_frequency_adjustment
+
+    encoder = BloomEncoder(KEY.subkey("p", "names", "bloom"), BloomSettings())
+    names = ["MARTIN"] * 60 + [f"NAME{i:02d}X" for i in range(39)] + ["ZYGMUNTOWICZ"]
+    right_filters = encoder.encode(names)[0].view(np.uint64)
+    left_filters = encoder.encode(["MARTIN", "ZYGMUNTOWICZ", "MARTINE"])[0].view(np.uint64)
+    comparison = Comparison("birth_name", "dice", ("Dice >= 0.95", "Dice >= 0.8", "Dice < 0.8"), ("birth_name",),
+                            (0.95, 0.8), term_frequency=True, fields=("birth_name",))
+    model = FellegiSunter([comparison])
+    model.u_ = [np.array([0.2, 0.1, 0.7])]
+    right = EncodedRecords(ids=pa.array([str(i) for i in range(100)]),
+                           filters={"birth_name": (right_filters, popcounts(right_filters))})
+    left = EncodedRecords(ids=pa.array(["a", "b", "c"]), filters={"birth_name": (left_filters, popcounts(left_filters))})
+    levels = np.array([[0], [0], [1]], dtype=np.int8)
+    adjustment = term_frequency_adjustment(model, term_frequencies(model, right), left, right, len(right),
+                                           np.array([0, 1, 2]), np.array([0, 99, 0]), levels)
+    assert adjustment[0] == pytest.approx(np.log2(0.2 / 0.6))     # MARTIN: 60 of the 100 records
+    assert adjustment[1] == pytest.approx(np.log2(0.2 / 0.01))    # held once: the floor 1/100
+    assert adjustment[2] == 0                                      # only the top level is adjusted
 
 
 def test_a_saved_model_scores_new_runs_identically(encoded, tmp_path):

@@ -71,7 +71,12 @@ from linkage.engines.pattern_em import fit_from_pattern_counts, pattern_count_ta
 from linkage.link import LinkResult, _pairs_table, write_link_outputs
 from linkage.model import FellegiSunter
 from linkage.plan import LinkPlan
-from linkage.scoring import score_partition
+from linkage.scoring import (
+    filter_frequency_table,
+    filter_value_counts,
+    identity_signatures,
+    score_partition,
+)
 from linkage.spec import Spec
 
 ROW = "__row"  # position of a record in its file; '__' cannot start a spec column name
@@ -240,7 +245,7 @@ def _compared(batch: pa.RecordBatch, plan: _Plan):
     table, records, parts = _right_slice(batch, plan)
     li, position, bits = probe(plan.index.value, parts)
     levels = compare(list(plan.comparisons), _left_records(plan.left), records, li, position)
-    return table, li, position, bits, levels
+    return table, records, li, position, bits, levels
 
 
 def _level_names(n: int) -> list[str]:
@@ -250,7 +255,7 @@ def _level_names(n: int) -> list[str]:
 def _pattern_batches(batches, *, plan: _Plan):
     names = _level_names(len(plan.comparisons))
     for batch in batches:
-        _, _, _, bits, levels = _compared(batch, plan)
+        _, _, _, _, bits, levels = _compared(batch, plan)
         patterns, pattern_bits, counts = pattern_count_table(levels, bits)
         if len(counts):
             yield pa.RecordBatch.from_arrays(
@@ -263,20 +268,23 @@ def _score_batches(batches, *, plan: _Plan, model, frequencies, n_right):
     histogram of every pair's weight (weight, pairs)."""
     names = _level_names(len(plan.comparisons))
     for batch in batches:
-        table, li, position, _, levels = _compared(batch, plan)
-        weights = score_partition(model, frequencies, _left_records(plan.left), n_right, li, levels)
+        table, records, li, position, _, levels = _compared(batch, plan)
+        weights = score_partition(model, frequencies, _left_records(plan.left), records, n_right, li, position,
+                                  levels)
         keep = FellegiSunter.probability(weights) >= ASSIGNMENT_FLOOR
         values, counts = np.unique(weights, return_counts=True)
         k, h = int(keep.sum()), len(values)
         right_rows = table[ROW].to_numpy()[position[keep]].astype(np.int32)
+        signatures = identity_signatures(records, position[keep]).view(np.int64)
         yield pa.RecordBatch.from_arrays(
             [pa.array(np.r_[np.zeros(k, np.int8), np.ones(h, np.int8)]),
              pa.array(np.r_[li[keep], np.zeros(h, np.int32)].astype(np.int32)),
              pa.array(np.r_[right_rows, np.zeros(h, np.int32)].astype(np.int32)),
              pa.array(np.r_[weights[keep], values]),
-             pa.array(np.r_[np.zeros(k, np.int64), counts.astype(np.int64)])]
+             pa.array(np.r_[np.zeros(k, np.int64), counts.astype(np.int64)]),
+             pa.array(np.r_[signatures, np.zeros(h, np.int64)].astype(np.int64))]
             + [pa.array(np.r_[levels[keep, j], np.zeros(h, np.int8)].astype(np.int8)) for j in range(len(names))],
-            names=["kind", "l", "r", "weight", "pairs", *names])
+            names=["kind", "l", "r", "weight", "pairs", "signature", *names])
 
 
 def _candidate_batches(batches, *, plan: _Plan):
@@ -330,7 +338,18 @@ def _fetch_right(spark, right_df, rows: np.ndarray, columns: list[str] | None = 
     return _to_arrow(frame.join(F.broadcast(wanted), ROW)).sort_by(ROW)
 
 
-def _term_frequencies(model: FellegiSunter, right_df) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def _filter_count_batches(batches, *, plan: _Plan, columns: tuple[str, ...]):
+    """Per slice of right records: kind 0 rows, each distinct filter hash with the records
+    carrying it; one kind 1 row, the records holding a filter. Slices' counts add up."""
+    for batch in batches:
+        values, counts, present = filter_value_counts(_records(pa.Table.from_batches([batch]), plan.schema), columns)
+        yield pa.RecordBatch.from_arrays([pa.array(np.r_[np.zeros(len(values), np.int8), 1].astype(np.int8)),
+                                          pa.array(np.r_[values.view(np.int64), 0]),
+                                          pa.array(np.r_[counts, present].astype(np.int64))],
+                                         names=["kind", "value", "count"])
+
+
+def _term_frequencies(model: FellegiSunter, right_df, plan: _Plan) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """:func:`linkage.scoring.term_frequencies`, counted on the cluster."""
     from pyspark.sql import functions as F
 
@@ -345,6 +364,14 @@ def _term_frequencies(model: FellegiSunter, right_df) -> dict[int, tuple[np.ndar
             order = np.argsort(values, kind="stable")
             values, counts = values[order], counts[order]
             tables[j] = (values, counts / max(counts.sum(), 1))
+        elif c.term_frequency and c.kind == "dice":
+            counted = right_df.mapInArrow(partial(_filter_count_batches, plan=plan, columns=c.columns),
+                                          "kind byte, value long, count long").groupBy("kind", "value") \
+                .agg(F.sum("count").alias("count"))
+            values = _to_arrow(counted.where(F.col("kind") == 0))
+            present = int(sum(_to_arrow(counted.where(F.col("kind") == 1))["count"].to_pylist()))
+            tables[j] = filter_frequency_table(values["value"].to_numpy().view(np.uint64),
+                                               values["count"].to_numpy().astype(np.int64), present)
     return tables
 
 
@@ -409,7 +436,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
         if n == 0 or len(left) == 0 or n_right == 0:
             none = Candidates(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), reports)
             right_view = EncodedRecords(ids=pa.array([], right_id_type))
-            empty = _pairs_table(none, np.zeros(0, dtype=np.int64), left, right_view, np.zeros(0),
+            empty = _pairs_table(none, np.zeros(0, dtype=np.int64), left, right_view, np.zeros(0), np.zeros(0),
                                  np.zeros((0, 0)), [])
             return SparkLinkResult(empty, empty, None, summary.to_dict(), none, np.zeros(0),
                                    np.zeros((0, len(comparisons))), left.ids, None)
@@ -429,13 +456,16 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
                 fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=len(left) * n_right,
                                         sessions=sessions, max_matches=min(len(left), n_right))
         with _job(spark, "score and assign one-to-one"):
-            frequencies = _term_frequencies(model, right_df)
+            frequencies = _term_frequencies(model, right_df, plan)
             scored = right_df.mapInArrow(
                 partial(_score_batches, plan=plan, model=model, frequencies=frequencies, n_right=n_right),
-                "kind byte, l int, r int, weight double, pairs long" + "".join(f", {name} byte" for name in names)
+                "kind byte, l int, r int, weight double, pairs long, signature long"
+                + "".join(f", {name} byte" for name in names)
             ).persist(StorageLevel.MEMORY_AND_DISK)  # small: the pairs worth assigning, and histograms
             cached.append(scored)
             considered = _to_arrow(scored.where(F.col("kind") == 0).drop("kind", "pairs"))
+            signatures = considered["signature"].to_numpy().view(np.uint64) if considered.num_rows else \
+                np.zeros(0, dtype=np.uint64)
             histogram = _to_arrow(scored.where(F.col("kind") == 1).groupBy("weight").agg(F.sum("pairs").alias("pairs")))
             order = np.lexsort((considered["r"].to_numpy(), considered["l"].to_numpy())) if considered.num_rows \
                 else np.zeros(0, dtype=np.int64)
@@ -446,7 +476,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             weights = considered["weight"].to_numpy()[order] if considered.num_rows else np.zeros(0)
             levels = (np.stack([considered[name].to_numpy()[order] for name in names], axis=1).astype(np.int8)
                       if considered.num_rows else np.zeros((0, len(names)), dtype=np.int8))
-            decision = link_plan.decide(cl, cr, weights, len(left), n_right)
+            decision = link_plan.decide(model, cl, cr, weights, len(left), n_right, signatures[order])
             wanted = np.union1d(decision.linked, decision.grey).astype(np.int64)
             ids = _fetch_right(spark, right_df, cr[wanted], ["linkage_id"]) if len(wanted) else \
                 pa.table({ROW: pa.array([], pa.int32()), "linkage_id": pa.array([], right_id_type)})
@@ -455,8 +485,10 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             positions = np.searchsorted(ids[ROW].to_numpy(), cr).clip(0, max(ids.num_rows - 1, 0)).astype(np.int32)
             view = Candidates(cl, positions)
             comparison_names = [c.name for c in comparisons]
-            links = _pairs_table(view, decision.linked, left, right_view, weights, levels, comparison_names)
-            grey_zone = _pairs_table(view, decision.grey, left, right_view, weights, levels, comparison_names)
+            links = _pairs_table(view, decision.linked, left, right_view, weights, decision.probability, levels,
+                                 comparison_names)
+            grey_zone = _pairs_table(view, decision.grey, left, right_view, weights, decision.probability, levels,
+                                     comparison_names)
         summary = link_plan.decided(summary, model, decision)
         if candidates_out is not None:
             with _job(spark, "write candidate pairs"):
