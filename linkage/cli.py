@@ -253,6 +253,8 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
                    f"{s['grey_zone_pairs']:,} pairs in the grey zone for review")
         click.echo(f"model's own estimate: precision {e['precision']:.4f}, recall {e['recall']:.4f} "
                    f"(EM {s['em_iterations']} iterations, prior {s['prior_lambda']:.2e})")
+        for warning in s["warnings"]:
+            click.echo(f"warning: {warning}", err=True)
     click.echo(f"wrote {out_dir}/")
 
 

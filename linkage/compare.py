@@ -30,6 +30,7 @@ class Comparison:
     term_frequency: bool = False
     fields: tuple[str, ...] = ()  # the spec fields it reads (a blocking pass on them biases it)
     swapped_with: str = ""        # dice: a field that, crossed both ways, reveals swapped names
+    contradicted_by: tuple[str, ...] = ()  # token: columns whose disagreement makes an agreement suspect
 
     @property
     def n_levels(self) -> int:
@@ -42,12 +43,24 @@ class Comparison:
 
 def _token_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     """Agreement on the first column, else on the next (coarser) one, ..., else 'different';
-    missing when the first column is missing on either side."""
-    out = np.full(len(li), len(c.columns), dtype=np.int8)
+    missing when the first column is missing on either side.
+
+    With ``contradicted_by`` (no coarser columns then), an agreement while any of those
+    columns is present on both sides and differs is a level of its own, between 'agree' and
+    'disagree': a NIR pseudonym that agrees while the birth year-month or the sex the NIR
+    is filed with disagree is another person's NIR (a spouse's or parent's card), not a match.
+    """
+    out = np.full(len(li), len(c.columns) + bool(c.contradicted_by), dtype=np.int8)
     for level in range(len(c.columns) - 1, -1, -1):
         a, b = left.tokens[c.columns[level]][li], right.tokens[c.columns[level]][ri]
         out[(a == b) & (a != 0)] = level
         if level == 0:
+            if c.contradicted_by:
+                contradicted = np.zeros(len(li), dtype=bool)
+                for column in c.contradicted_by:
+                    x, y = left.tokens[column][li], right.tokens[column][ri]
+                    contradicted |= (x != 0) & (y != 0) & (x != y)
+                out[(out == 0) & contradicted] = 1
             out[(a == 0) | (b == 0)] = MISSING
     return out
 
@@ -131,11 +144,14 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
     for entry in spec.comparisons:
         name, kind, label = entry.field, entry.kind, entry.name
         if kind == "token":
-            coarser = entry.coarser  # e.g. commune, then departement
+            coarser, against = entry.coarser, entry.contradicted_by  # e.g. commune, then departement
             labels = ("agree",) if not coarser else (f"same {name}",) + tuple(f"same {w}" for w in coarser)
+            if against:
+                labels += (f"agree, but {' or '.join(against)} differ",)
             comparisons.append(Comparison(label, kind, labels + ("disagree" if not coarser else "different",),
                                           (name, *coarser), term_frequency=entry.term_frequency,
-                                          fields=(name, *coarser)))
+                                          fields=(name, *coarser, *(columns_of.field_of(c) for c in against)),
+                                          contradicted_by=against))
         elif kind == "dice":
             thresholds, swapped = entry.thresholds, entry.swapped_with
             labels = (tuple(f"Dice >= {t:g}" for t in thresholds)

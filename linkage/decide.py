@@ -26,7 +26,7 @@ wrong link or to a probability that never reached the pair).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,11 +47,14 @@ def one_to_one(left: np.ndarray, right: np.ndarray, weight: np.ndarray, n_left: 
 
 @dataclass
 class RecordPrior:
-    """The share of left records with a match among their candidates (EM over records)."""
+    """The share of left records with a match among their candidates (EM over records), and each
+    record's probability of having one (``rows``: the left rows that have considered pairs)."""
 
     share: float
     iterations: int
     converged: bool
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    has_match: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
 
 def record_posteriors(left_rows: np.ndarray, log2_likelihood_ratio: np.ndarray, n_left: int, n_right: int,
@@ -86,9 +89,11 @@ def record_posteriors(left_rows: np.ndarray, log2_likelihood_ratio: np.ndarray, 
             share, converged = new, True
             break
         share = new
-    log2_numerator = np.log2(share / n_right) + log2_likelihood_ratio
-    log2_denominator = np.logaddexp2(np.log2(1.0 - share), np.log2(share / n_right) + log2_sum)
-    return np.exp2(log2_numerator - np.repeat(log2_denominator, sizes)), RecordPrior(share, iterations, converged)
+    evidence = np.log2(share / n_right) + log2_sum
+    log2_denominator = np.logaddexp2(np.log2(1.0 - share), evidence)
+    probability = np.exp2(np.log2(share / n_right) + log2_likelihood_ratio - np.repeat(log2_denominator, sizes))
+    return probability, RecordPrior(share, iterations, converged, left_rows[starts],
+                                    np.exp2(evidence - log2_denominator))
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Decision:
     threshold_given: bool
     probability: np.ndarray  # per pair given to :func:`decide`: P(match) per left record (0 below the floor)
     record_prior: RecordPrior
+    linked_left_rows: np.ndarray  # the left row of each link
 
 
 def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, prior_weight: float, n_left: int,
@@ -150,11 +156,11 @@ def decide(left_rows: np.ndarray, right_rows: np.ndarray, weights: np.ndarray, p
         None if right_signatures is None else right_signatures[considered])
     kept = considered[one_to_one(left_rows[considered], right_rows[considered], weights[considered],
                                  n_left, n_right, probability[considered])]
-    expected = prior.share * n_left
+    expected = (settings.expected_match_share or prior.share) * n_left
     threshold = threshold if threshold is not None else settings.threshold
     chosen = choose_threshold(probability[kept], expected) if threshold is None else \
         expected_quality(probability[kept], float(threshold), expected)
     linked = kept[probability[kept] >= chosen.probability]
     low, high = settings.grey_zone
     grey = kept[(probability[kept] >= low) & (probability[kept] <= high)]
-    return Decision(kept, linked, grey, chosen, threshold is not None, probability, prior)
+    return Decision(kept, linked, grey, chosen, threshold is not None, probability, prior, left_rows[linked])

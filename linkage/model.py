@@ -276,6 +276,7 @@ class FellegiSunter:
             "comparisons": [
                 {"name": c.name, "kind": c.kind, "columns": list(c.columns), "thresholds": list(c.thresholds),
                  "term_frequency": c.term_frequency, "fields": list(c.fields), "swapped_with": c.swapped_with,
+                 **({"contradicted_by": list(c.contradicted_by)} if c.contradicted_by else {}),
                  "levels": [{"level": i, "label": label, "m": float(m[i]), "u": float(u[i]),
                              "weight": float(np.log2(m[i] / u[i]))} for i, label in enumerate(c.labels)]}
                 for c, m, u in zip(self.comparisons, self.m_, self.u_)],
@@ -290,7 +291,8 @@ class FellegiSunter:
     def from_dict(cls, document: dict) -> "FellegiSunter":
         comparisons = [Comparison(c["name"], c["kind"], tuple(level["label"] for level in c["levels"]),
                                   tuple(c["columns"]), tuple(c["thresholds"]), c["term_frequency"],
-                                  tuple(c.get("fields", ())), c.get("swapped_with", ""))
+                                  tuple(c.get("fields", ())), c.get("swapped_with", ""),
+                                  tuple(c.get("contradicted_by", ())))
                        for c in document["comparisons"]]
         model = cls(comparisons)
         model.m_ = [np.array([level["m"] for level in c["levels"]]) for c in document["comparisons"]]

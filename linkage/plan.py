@@ -44,6 +44,7 @@ class LinkSummary:
     candidate_pairs: int
     status: str = NO_CANDIDATES
     decision: dict = field(default_factory=dict)  # filled by LinkPlan.decided
+    warnings: list[str] = field(default_factory=list)
     engine: dict | None = None
 
     @property
@@ -54,7 +55,7 @@ class LinkSummary:
         out = {"spec": self.spec, "spec_hash": self.spec_hash, "key_fingerprint": self.key_fingerprint,
                "left": self.left, "right": self.right, "blocking": [vars(r) for r in self.blocking],
                "candidate_pairs": self.candidate_pairs, "reduction_ratio": self.reduction_ratio,
-               "status": self.status, **self.decision}
+               "status": self.status, **self.decision, "warnings": self.warnings}
         if self.engine is not None:
             out["engine"] = self.engine
         return out
@@ -156,16 +157,21 @@ class LinkPlan:
         return decide(left_rows, right_rows, weights, model.prior_weight, n_left, n_right, self.threshold,
                       self.settings, right_signatures)
 
-    @staticmethod
-    def decided(summary: LinkSummary, model: FellegiSunter, decision: Decision) -> LinkSummary:
-        """The summary with the model's and the decision's figures."""
-        chosen = decision.chosen
+    def decided(self, summary: LinkSummary, model: FellegiSunter, decision: Decision) -> LinkSummary:
+        """The summary with the model's and the decision's figures, and what a user must not miss."""
+        chosen, prior = decision.chosen, decision.record_prior
+        n_left = summary.left["records"]
+        likely = prior.has_match >= 0.5
+        ambiguous = int((likely & ~np.isin(prior.rows, decision.linked_left_rows)).sum())
+        expected_links = float(decision.probability[decision.linked].sum())
         summary.status = "linked"
         summary.decision = {
             "prior_lambda": model.lambda_, "expected_matches": model.expected_matches_,
-            "left_records_with_a_match": {"estimated_share": decision.record_prior.share,
-                                          "em_iterations": decision.record_prior.iterations,
-                                          "em_converged": decision.record_prior.converged},
+            "left_records_with_a_match": {
+                "estimated_share": prior.share, "declared_share": self.settings.expected_match_share,
+                "em_iterations": prior.iterations, "em_converged": prior.converged,
+                "without_a_plausible_candidate": n_left - int(likely.sum()),
+                "likely_matched_but_not_linked": ambiguous},
             "em_iterations": model.n_iter_, "em_converged": model.converged_,
             "one_to_one_pairs": int(len(decision.kept)), "links": int(len(decision.linked)),
             "grey_zone_pairs": int(len(decision.grey)),
@@ -173,6 +179,21 @@ class LinkPlan:
                           "max expected F1 (at least 0.5)"},
             "em_sessions": model.sessions_,
             "estimated": {"precision": chosen.expected_precision, "recall": chosen.expected_recall,
-                          "f1": chosen.expected_f1},
+                          "f1": chosen.expected_f1,
+                          "recall_if_every_left_record_has_a_match": expected_links / max(n_left, 1)},
         }
+        stuck = [s["session"] for s in model.sessions_ if not s["converged"]]
+        if stuck:
+            summary.warnings.append(
+                f"EM did not converge in {self.settings.em_max_iterations} iterations ({'; '.join(stuck)}): the "
+                "weights may be unstable; raise [model] em_max_iterations or check that pass's blocking")
+        if self.settings.expected_match_share is None:
+            summary.warnings.append(
+                f"the recall estimate assumes {prior.share:.1%} of left records have a match, the share with a "
+                "plausible candidate; matches that left no evidence are not counted: if every left record has one, "
+                f"recall is {expected_links / max(n_left, 1):.4f} (declare [model] expected_match_share if known)")
+        if ambiguous:
+            summary.warnings.append(
+                f"{ambiguous:,} left records probably have a match among their candidates but no link (candidates "
+                "the model cannot tell apart, or taken by another record): review them in the grey zone")
         return summary

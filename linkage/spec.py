@@ -106,6 +106,8 @@ class ComparisonSpec:
     event_levels: tuple[int, ...] = EVENT_LEVELS  # events: decreasing numbers of shared events, one level each
     term_frequency: bool = False               # token, dice: weight agreement on a rare value more
     swapped_with: str = ""                     # dice: a field that, crossed both ways, reveals swapped names
+    contradicted_by: tuple[str, ...] = ()      # token: columns whose disagreement makes an agreement a level
+                                               # of its own (a NIR filed with another birth month or sex)
 
     @property
     def name(self) -> str:
@@ -173,6 +175,10 @@ class ModelSettings:
     threshold: float | None = None          # match probability for a link; None: the one of max expected F1
     grey_zone: tuple[float, float] = (0.1, 0.9)
     seed: int = 0
+    # the share of left records known to have a match in the right file (a cohort treated in France,
+    # in SNDS: close to 1). EM can only estimate the share with a plausible candidate, which leaves out
+    # the matches that left no evidence; when given, this replaces it in the estimate of recall.
+    expected_match_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,7 @@ def _parse_comparison(comparison, index: int, spec_fields: dict[str, FieldSpec])
     if not isinstance(comparison, dict):
         raise SpecError(f"{where} must be a table")
     _check_keys(comparison, {"field", "kind", "thresholds", "with", "levels", "label", "term_frequency",
-                             "swapped_with"}, where)
+                             "swapped_with", "contradicted_by"}, where)
     name = _require(comparison, "field", str, where)
     kind = _require(comparison, "kind", str, where)
     if kind not in COMPARISON_KINDS:
@@ -360,9 +366,17 @@ def _parse_comparison(comparison, index: int, spec_fields: dict[str, FieldSpec])
         raise SpecError(f"{where}: label is a name and term_frequency true or false")
     if term_frequency and kind not in ("token", "dice"):
         raise SpecError(f"{where}: term_frequency applies to token and dice comparisons")
+    against = comparison.get("contradicted_by", [])
+    if against and (kind != "token" or coarser):
+        raise SpecError(f"{where}: contradicted_by applies to token comparisons without 'with'")
+    if not isinstance(against, list) or not all(
+            isinstance(c, str) and columns_of.field_of(c) in spec_fields
+            and spec_fields[columns_of.field_of(c)].encoding in ("token", "pseudonym", "date") for c in against):
+        raise SpecError(f"{where}: contradicted_by lists token columns of the spec (e.g. birth_date__ym, sex)")
     return ComparisonSpec(field=name, kind=kind, label=label, thresholds=tuple(float(t) for t in thresholds),
                           coarser=tuple(coarser), event_levels=tuple(sorted(levels, reverse=True)),
-                          term_frequency=term_frequency, swapped_with=swapped[0] if swapped else "")
+                          term_frequency=term_frequency, swapped_with=swapped[0] if swapped else "",
+                          contradicted_by=tuple(against))
 
 
 _PASS_KINDS = {"keys": ("token", "pseudonym", "date"), "events": ("events",), "lsh": ("bloom",)}
@@ -429,7 +443,10 @@ def _parse_model(model) -> ModelSettings:
     if not isinstance(model, dict):
         raise SpecError("[model] must be a table")
     _check_keys(model, {"u_sample_pairs", "em_max_iterations", "em_tolerance", "em_max_pairs_per_record",
-                        "threshold", "grey_zone", "seed"}, "[model]")
+                        "threshold", "grey_zone", "seed", "expected_match_share"}, "[model]")
+    share = model.get("expected_match_share")
+    if share is not None and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1):
+        raise SpecError("[model] expected_match_share is a share of left records between 0 and 1")
     threshold = model.get("threshold")
     if threshold is not None and not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
                                       and 0 < threshold < 1):
@@ -448,7 +465,8 @@ def _parse_model(model) -> ModelSettings:
                                         "is a number of pairs per record between 1 and 1e9"),
         threshold=None if threshold is None else float(threshold),
         grey_zone=(grey[0], grey[1]),
-        seed=_number(model, "seed", int, 0, 2**32 - 1, "is a whole number between 0 and 2^32 - 1"))
+        seed=_number(model, "seed", int, 0, 2**32 - 1, "is a whole number between 0 and 2^32 - 1"),
+        expected_match_share=None if share is None else float(share))
 
 
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:

@@ -2,8 +2,9 @@
 
 The digests below are those of encoding and linking the shared small population under a
 fixed key in each scenario. They were computed at a2f9f89, held through the typed spec and
-the single link plan (issue #16), and recomputed once, deliberately, when term frequencies
-on name filters and per-record match probabilities changed the model (issue #17). A change
+the single link plan (issue #16), and recomputed, deliberately, when term frequencies on
+name filters and per-record match probabilities changed the model, and when the NIR's
+contradiction level and the summary's warnings came (issue #17). A change
 that alters any of them changes behaviour: if that is intended, say so in its commit and
 recompute them there (the encoded files' digests must then still be unchanged unless the
 encoding changed too).
@@ -21,23 +22,23 @@ from privacy.keys import LinkageKey
 KEY = LinkageKey(bytes(range(32)))
 BEFORE = {
     "direct/cohort.encoded": "0090dde4485ff701c3854863ea6d07a786a86cd24d3fa61d470f22b5f77311f4",
-    "direct/grey_zone": "03c8fa87d9c2d0fedd5ebab51d0cca5e23cee013ec75eb91d5ad59d10332cb52",
-    "direct/links": "e486e58fad695e3d2fd9e774ca89acb70068cad5b0b95c2a91d1f986be18083f",
-    "direct/model.json": "a936c8370838fd88d4dc5c4ef1bb375a1794f19a0a8566d28fbed8e8751e7333",
+    "direct/grey_zone": "2506e2d9561d74000a91d5e5db18cff5abbebbee09171875d6ab522b612c3a6f",
+    "direct/links": "08ab3efd80c57b940a7d6ab27e32cb75f16913289864ac5aee60626ac462a26b",
+    "direct/model.json": "9cf379126b5ded7e2ed5cc8eab9dc82d61c4319ccaff8cb054837eca3a5c3053",
     "direct/snds.encoded": "c8a5f2e21ffd30ea4b0dbabb37adab962b4324ff0060ecc2d486ad3f5f4125c3",
-    "direct/summary.json": "5be37854278a9e7b3448b50a2b7630ab0343e7c61fd7328663f58b050d3c68bb",
+    "direct/summary.json": "6ada4e859fb3a75492a5310c5f540be5df3070523ac8f52efb01d415977b2ad2",
     "indirect/cohort.encoded": "7df17c373ef18b9108d9a288505e8f697a5a8eb24cb23138cb3aa6f11baf0ea2",
     "indirect/grey_zone": "60ac72dddad0d71ff5a34f82cecf819005d100c9013ec1dec1b64d499ea01365",
     "indirect/links": "0336850489184d043d9e0fcc416030cc707e1667de6decd8aaa71b3cd976c42e",
     "indirect/model.json": "850b954c67dfdba01bf4d324cd49d2513cf95c54f9533bd133ad622ed521a140",
     "indirect/snds.encoded": "71114b62c46b466d645b021dcc06df2d4bc42827113dc2d9224d14dc05d25eff",
-    "indirect/summary.json": "d4cfab2734eab52cb1a6884a3cb72e00c4ddf0c6446176646a6624404173619a",
+    "indirect/summary.json": "27dda4c0ef238eceaafac4af4212905d63f9965f7cba70f751e012cecba640ae",
     "names/cohort.encoded": "663d2d9fb91f66303aa8b2708b328f298f4ec1201415d128d980a5a7bfef394c",
     "names/grey_zone": "90d90eb6b607d589b5f2a932e2a2b0e108878f7b168710f71cfce0d380608e44",
     "names/links": "45408eb6888d294ca35d0e98a4357be5bfb3220e36dcd5a1c13c4db60bf73a2f",
     "names/model.json": "227a864c14e46a447c8146ee61a4fb10f39485d79d09409dddb0dc8c59c46e44",
     "names/snds.encoded": "9d9fc7fd7390923894611f77361fa418371c069fc521634750e88ff905bb77e7",
-    "names/summary.json": "56f9942fdacdadee19ef1a5842653436f75f031cf71044fb74d97bd6540fb9c0",
+    "names/summary.json": "b220ca1104621bce1fc7ab2195ef2cfd1305211d4e92c2545e045f8e283e5d6b",
 }
 
 

@@ -309,3 +309,69 @@ def test_random_pairs_for_u_are_many_reproducible_and_reuse_few_right_records():
     assert np.array_equal(left, again[0]) and np.array_equal(right, again[1])
     small = random_pairs(ModelSettings(u_sample_pairs=1_000, seed=1), 50, 40)
     assert len(small[0]) == 1_000 and small[1].max() < 40
+
+
+def test_a_nir_that_agrees_while_birth_month_or_sex_disagree_is_a_level_of_its_own():
+    from linkage.compare import _token_levels
+    from linkage.encoded_arrays import EncodedRecords
+
+    comparison = Comparison("nir", "token", ("agree", "agree, but birth_date__ym or sex differ", "disagree"), ("nir",),
+                            fields=("nir", "birth_date", "sex"), contradicted_by=("birth_date__ym", "sex"))
+    left = EncodedRecords(ids=pa.array(list("abcd")), tokens={
+        "nir": np.array([5, 5, 5, 0]), "birth_date__ym": np.array([1, 2, 0, 1]), "sex": np.array([1, 1, 1, 1])})
+    right = EncodedRecords(ids=pa.array(["A", "B"]), tokens={
+        "nir": np.array([5, 6]), "birth_date__ym": np.array([1, 1]), "sex": np.array([1, 2])})
+    levels = _token_levels(comparison, left, right, np.array([0, 1, 2, 3, 0]), np.array([0, 0, 0, 0, 1]))
+    # same NIR, same month: agree; same NIR, another month: contradicted; month missing: not contradicted;
+    # NIR missing: missing; another NIR: disagree
+    assert levels.tolist() == [0, 1, 0, -1, 2]
+
+
+def test_contradicted_by_is_validated():
+    from linkage.spec import SpecError, parse_spec
+
+    text = example_spec_text("direct")
+    with pytest.raises(SpecError, match="contradicted_by lists token columns"):
+        parse_spec(text.replace('contradicted_by = ["birth_date__ym", "sex"]', 'contradicted_by = ["nope"]'))
+    with pytest.raises(SpecError, match="applies to token comparisons"):
+        parse_spec(text.replace('thresholds = [0.95, 0.85, 0.7]\nterm_frequency = true',
+                                'thresholds = [0.95, 0.85, 0.7]\nterm_frequency = true\ncontradicted_by = ["sex"]', 1))
+
+
+def test_record_posteriors_boost_a_lone_candidate_split_rivals_and_merge_one_persons_two_ids():
+    from linkage.decide import record_posteriors
+
+    # left 0: one candidate; left 1: two rivals of equal weight (different people); left 2: one person's
+    # two SNDS ids (identical records); left 3: nothing plausible
+    left_rows = np.array([0, 1, 1, 2, 2, 3])
+    log2_lr = np.array([20.0, 20.0, 20.0, 20.0, 20.0, 0.0])
+    signatures = np.array([1, 2, 3, 4, 4, 5], dtype=np.uint64)
+    p, prior = record_posteriors(left_rows, log2_lr, n_left=4, n_right=100_000, right_signatures=signatures)
+    assert prior.converged and 0.5 < prior.share < 1
+    pair_level = 1 / (1 + 100_000 / 2 ** 20)  # the Fellegi-Sunter probability with one match in n_right pairs
+    assert p[0] > 0.95 > pair_level            # the record surely has a match, and this is the only candidate
+    assert p[1] == pytest.approx(p[2]) and p[1] < 0.5  # two different people: neither is more likely than not
+    assert p[3] == pytest.approx(p[0])         # two ids of one person count once
+    assert p[5] < 0.01
+
+
+def test_the_record_match_share_is_learned_from_the_data():
+    from linkage.decide import record_posteriors
+
+    rng = np.random.default_rng(0)
+    n_left, matched = 10_000, 7_000  # 70% of left records have a clear candidate, the rest a weak look-alike
+    left_rows = np.arange(n_left)
+    log2_lr = np.where(left_rows < matched, rng.normal(25, 2, n_left), rng.normal(-5, 2, n_left))
+    _, prior = record_posteriors(left_rows, log2_lr, n_left, n_right=300_000)
+    assert prior.share == pytest.approx(0.7, abs=0.01)
+
+
+def test_the_link_summary_warns_when_em_does_not_converge(encoded, tmp_path):
+    spec = example_spec("names")
+    stubborn = replace(spec, model=replace(spec.model, em_max_iterations=2))
+    result = link(stubborn, *(encoded[("names", role)][0] for role in ("cohort", "snds")))
+    assert any("EM did not converge in 2 iterations" in w for w in result.summary["warnings"])
+    assert any("recall estimate assumes" in w for w in result.summary["warnings"])
+    calm = link(replace(spec, model=replace(spec.model, expected_match_share=0.97)),
+                *(encoded[("names", role)][0] for role in ("cohort", "snds")))
+    assert not any("EM did not converge" in w or "recall estimate assumes" in w for w in calm.summary["warnings"])
