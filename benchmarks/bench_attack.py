@@ -74,12 +74,8 @@ def spec_variant(base: str, given: bool = False, balance: bool = False, xor_fold
 
 
 def attack_command() -> list[str]:
-    """``harmonie audit attack`` once registered; until then the same command object via -m."""
-    harmonie = str(Path(sys.executable).with_name("harmonie"))
-    probe = subprocess.run([harmonie, "audit", "attack", "--help"], capture_output=True, text=True)
-    if probe.returncode == 0:
-        return [harmonie, "audit", "attack"]
-    return [sys.executable, "-m", "privacy.audit.attack_cli", "attack"]
+    """``harmonie audit attack``, from the venv running this script."""
+    return [str(Path(sys.executable).with_name("harmonie")), "audit", "attack"]
 
 
 def write_truth(spec_path: Path, population: Path, role: str, crosswalk: Path, out: Path) -> None:

@@ -8,10 +8,12 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from harmonie import __version__
+from harmonie.demo import DEFAULT_SIZES, SCENARIOS
 from harmonie.errors import HarmonieError
 
 
@@ -52,10 +54,49 @@ def root(quiet: bool, audit_log: str | None) -> None:
     trail.set_log_path(audit_log)
 
 
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True, help="Folder for everything the demo produces, laid out by party.")
+@click.option("--scale", type=click.Choice(list(DEFAULT_SIZES)), default="small", show_default=True,
+              help="small: 10,000 x 150,000 (a few minutes); harmonie: 193,000 x 3,000,000; tiny: 1,500 x 20,000 "
+                   "(seconds; too few patients for the default release policy).")
+@click.option("--scenario", type=click.Choice(SCENARIOS), default="indirect", show_default=True,
+              help="Which linkage spec the holders use.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty output folder.")
+@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Release policy for the gate (default: the built-in one).")
+def demo(out_dir: Path, scale: str, scenario: str, seed: int, overwrite: bool, policy: Path | None) -> None:
+    """Run the Harmonie pipeline end to end on embedded default data."""
+    from harmonie.demo import PARTIES, run_demo
+
+    result = run_demo(out_dir, scale=scale, scenario=scenario, seed=seed, overwrite=overwrite, policy=policy,
+                      report=lambda line: click.echo(line))
+    from rich.console import Console
+
+    from linkage.datasets.summary import render_summary
+
+    Console().print(render_summary(result["population"]))
+    click.echo(f"demo outputs in {out_dir}/ ({', '.join(p + '/' for p in PARTIES)}); open {result['report']}")
+
+
+def instrument(command: click.Command, prefix: str = "") -> None:
+    """Audit every (sub)command of ``command`` except ``audit verify`` (reading the log is not an action on data):
+    the audit trail (:func:`privacy.audit.trail.audited`) as middleware around each callback."""
+    from privacy.audit.trail import audited
+
+    name = f"{prefix} {command.name}".strip()
+    if isinstance(command, click.Group):
+        if command.callback and command.invoke_without_command:
+            command.callback = audited(command.callback, name)
+        for sub in command.commands.values():
+            instrument(sub, name)
+    elif command.callback and name != "audit verify":
+        command.callback = audited(command.callback, name)
+
+
 def _assemble() -> click.Group:
-    from harmonie.demo import demo
     from linkage.cli import commands as linkage_commands
-    from privacy.audit.trail import instrument
     from privacy.cli import commands as privacy_commands
     from synth.cli import commands as synth_commands
 

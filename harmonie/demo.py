@@ -21,8 +21,6 @@ import os
 import shutil
 from pathlib import Path
 
-import click
-
 from harmonie.errors import HarmonieError
 from harmonie.progress import stage
 
@@ -201,27 +199,3 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
     result["report"] = write_demo_report(out, result, scale=scale, scenario=scenario)
     report(f"report: {result['report']}")
     return result
-
-
-@click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Folder for everything the demo produces, laid out by party.")
-@click.option("--scale", type=click.Choice(list(DEFAULT_SIZES)), default="small", show_default=True,
-              help="small: 10,000 x 150,000 (a few minutes); harmonie: 193,000 x 3,000,000; tiny: 1,500 x 20,000 "
-                   "(seconds; too few patients for the default release policy).")
-@click.option("--scenario", type=click.Choice(SCENARIOS), default="indirect", show_default=True,
-              help="Which linkage spec the holders use.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty output folder.")
-@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Release policy for the gate (default: the built-in one).")
-def demo(out_dir: Path, scale: str, scenario: str, seed: int, overwrite: bool, policy: Path | None) -> None:
-    """Run the Harmonie pipeline end to end on embedded default data."""
-    result = run_demo(out_dir, scale=scale, scenario=scenario, seed=seed, overwrite=overwrite, policy=policy,
-                      report=lambda line: click.echo(line))
-    from rich.console import Console
-
-    from linkage.datasets.summary import render_summary
-
-    Console().print(render_summary(result["population"]))
-    click.echo(f"demo outputs in {out_dir}/ ({', '.join(p + '/' for p in PARTIES)}); open {result['report']}")

@@ -1,4 +1,4 @@
-"""``harmonie bench``: the match-quality study on the user's own encoded files.
+"""The match-quality study behind ``harmonie bench`` on the user's own encoded files.
 
 Given two encoded files, their spec and the true pairs, it links them exactly as
 ``harmonie link`` does and reports precision, recall and F1 at the model's own threshold,
@@ -10,21 +10,14 @@ crosswalks, or, without crosswalks, directly in linkage ids.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import click
 
 if TYPE_CHECKING:
     import pandas as pd
 
 from harmonie.errors import HarmonieError
-
-FILE = click.Path(dir_okay=False, path_type=Path)
-DIRECTORY = click.Path(file_okay=False, path_type=Path)
-
 
 def bench_linkage(spec_path: str | Path, left_path: str | Path, right_path: str | Path, truth: pd.DataFrame, *,
                   left_crosswalk: pd.DataFrame | None = None, right_crosswalk: pd.DataFrame | None = None,
@@ -98,49 +91,3 @@ def render_markdown(report: dict) -> str:
         lines += ["", f"{report['truth_rows_not_encoded']:,} truth rows name records that were not encoded "
                       "(rejected at the holder); they count as missed."]
     return "\n".join(lines) + "\n"
-
-
-@click.command()
-@click.option("--left", "left_path", required=True, type=FILE, help="Encoded file of the first holder.")
-@click.option("--right", "right_path", required=True, type=FILE, help="Encoded file of the second holder.")
-@click.option("--spec", "spec_file", required=True, type=FILE, help="The linkage spec both files were encoded with.")
-@click.option("--truth", "truth_path", required=True, type=FILE,
-              help="True pairs: two columns (left id, right id), in local ids with the crosswalks, else linkage ids.")
-@click.option("--left-crosswalk", type=FILE, help="The first holder's crosswalk (when truth is in local ids).")
-@click.option("--right-crosswalk", type=FILE, help="The second holder's crosswalk (when truth is in local ids).")
-@click.option("--duplicates", "duplicates_path", type=FILE,
-              help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Match probability above which a pair is a link [default: chosen by the model].")
-@click.option("--out", "out_dir", required=True, type=DIRECTORY,
-              help="Folder for bench.md, bench.json and the link outputs (links, model, summary).")
-def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, left_crosswalk: Path | None,
-          right_crosswalk: Path | None, duplicates_path: Path | None, threshold: float | None, out_dir: Path) -> None:
-    """Link two encoded files and measure the result against known true pairs.
-
-    Reports precision, recall and F1 at the model's threshold, the blocking's pairs
-    completeness, the model's own estimate of its quality, time and peak memory.
-    """
-    from harmonie.io import ensure_output_dir, read_table, write_text
-    from linkage.link import write_link_outputs
-
-    if (left_crosswalk is None) != (right_crosswalk is None):
-        raise HarmonieError("give both --left-crosswalk and --right-crosswalk (truth in local ids) or neither "
-                            "(truth in linkage ids)")
-    out = ensure_output_dir(out_dir)  # fail before linking, not after
-    truth = read_table(truth_path, what="truth").to_pandas()
-    crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
-                  for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
-    duplicates = read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None
-    report, result = bench_linkage(spec_file, left_path, right_path, truth, left_crosswalk=crosswalks[0],
-                                   right_crosswalk=crosswalks[1], duplicates=duplicates, threshold=threshold)
-    write_link_outputs(result, out, charts=False)
-    report["paths"] = {"markdown": str(out / "bench.md"), "json": str(out / "bench.json")}
-    write_text(json.dumps(report, indent=2, default=str) + "\n", out / "bench.json")
-    write_text(render_markdown(report), out / "bench.md")
-    click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
-               f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
-               f"{report['false_positives']:,} false links)")
-    click.echo(f"pairs completeness {report['pairs_completeness']:.4f}, {report['candidate_pairs']:,} candidate pairs; "
-               f"link {report['seconds']['link']:.1f} s, peak RSS {report['peak_rss_gb']['whole']:.2f} GB")
-    click.echo(f"wrote {out / 'bench.md'} and {out / 'bench.json'}")

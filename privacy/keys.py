@@ -338,10 +338,12 @@ def passphrase_from_environment(*, confirm: bool = False, variable: str = PASSPH
     value = os.environ.get(variable)
     if value:
         return value
+    import getpass
     import sys
-
-    import click
 
     if not sys.stdin.isatty():
         raise KeyFileError(f"no passphrase: set {variable} or run the command in a terminal")
-    return click.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    passphrase = getpass.getpass("Key passphrase: ")
+    if confirm and getpass.getpass("Repeat for confirmation: ") != passphrase:
+        raise KeyFileError("the two passphrases differ")
+    return passphrase

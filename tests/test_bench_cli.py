@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from harmonie.cli import _assemble
-from linkage.bench import bench, bench_linkage
+from linkage.bench import bench_linkage
+from linkage.cli import bench
 from linkage.datasets import make_population
 from linkage.encoding import encode_holder, write_encoded
 from linkage.spec import example_spec, example_spec_text

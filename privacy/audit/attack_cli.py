@@ -66,8 +66,3 @@ def attack(encoded_path: Path, reference_paths: tuple[Path, ...], fields: tuple[
             click.echo(f"re-identification {100 * worst:.2f}% of records exceeds {100 * fail_above:.2f}%", err=True)
             raise click.exceptions.Exit(3)
 
-
-if __name__ == "__main__":  # until registered under ``harmonie audit``: python -m privacy.audit.attack_cli
-    from harmonie.cli import HarmonieGroup
-
-    HarmonieGroup("audit", commands=[attack]).main(prog_name="harmonie audit")

@@ -19,6 +19,7 @@ exclusive lock, so concurrent commands chain one after the other.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import fcntl
 import functools
@@ -27,8 +28,6 @@ import json
 import os
 from pathlib import Path
 
-import click
-
 from harmonie.errors import HarmonieError
 from harmonie.io import sha256_file
 
@@ -36,18 +35,20 @@ LOG_ENV = "HARMONIE_AUDIT_LOG"
 GENESIS = "0" * 64
 OUTPUT_PARAMETERS = {"out", "out_dir", "out_path", "crosswalk_path", "rejects_path"}
 _MASKED = ("passphrase", "password", "secret")
-_notes: dict = {}
-_chosen: list[Path | None] = [None]
+# per invocation (a context variable, not a module global): the facts the running command notes,
+# and the log chosen by the root --audit-log option
+_notes: contextvars.ContextVar[dict | None] = contextvars.ContextVar("harmonie_audit_notes", default=None)
+_chosen: contextvars.ContextVar[Path | None] = contextvars.ContextVar("harmonie_audit_log", default=None)
 
 
 def set_log_path(path: str | Path | None) -> None:
     """The log for this invocation (the root ``--audit-log`` option; None: environment or default)."""
-    _chosen[0] = Path(path) if path else None
+    _chosen.set(Path(path) if path else None)
 
 
 def log_path() -> Path:
-    if _chosen[0] is not None:
-        return _chosen[0]
+    if _chosen.get() is not None:
+        return _chosen.get()
     if os.environ.get(LOG_ENV):
         return Path(os.environ[LOG_ENV])
     state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
@@ -55,12 +56,15 @@ def log_path() -> Path:
 
 
 def note(**facts) -> None:
-    """Add facts (key_fingerprint, spec_hash, rows...) to the entry of the running command."""
+    """Add facts (key_fingerprint, spec_hash, rows...) to the entry of the running command (none: ignored)."""
+    notes = _notes.get()
+    if notes is None:
+        return
     for key, value in facts.items():
-        if isinstance(value, dict) and isinstance(_notes.get(key), dict):
-            _notes[key].update(value)
+        if isinstance(value, dict) and isinstance(notes.get(key), dict):
+            notes[key].update(value)
         else:
-            _notes[key] = value
+            notes[key] = value
 
 
 def _files(path: Path) -> list[dict]:
@@ -111,13 +115,16 @@ def append(entry: dict, path: Path | None = None) -> dict:
 
 
 def audited(callback, name: str):
-    """Wrap a click command's callback so that each run appends an audit entry."""
+    """Wrap a command's callback (any callable taking the command's parameters as keywords) so
+    that each run appends an audit entry. An exception with an ``exit_code`` (a command line's
+    exit) is recorded as that exit; the CLI layer decides which commands to wrap."""
 
     @functools.wraps(callback)
     def run(*args, **params):
         from harmonie import __version__
 
-        _notes.clear()
+        notes = {}
+        token = _notes.set(notes)
         started = dt.datetime.now(dt.UTC)
         status, error = "ok", None
         try:
@@ -125,13 +132,15 @@ def audited(callback, name: str):
         except HarmonieError as exc:
             status, error = "error", str(exc)
             raise
-        except click.exceptions.Exit as exc:
-            status = "ok" if exc.exit_code == 0 else f"exit {exc.exit_code}"
-            raise
         except BaseException as exc:
-            status, error = "error", type(exc).__name__
+            code = getattr(exc, "exit_code", None)
+            if isinstance(code, int):
+                status = "ok" if code == 0 else f"exit {code}"
+            else:
+                status, error = "error", type(exc).__name__
             raise
         finally:
+            _notes.reset(token)
             paths = {k: Path(v) for k, v in params.items() if isinstance(v, Path)}
             if paths:  # a command that touched no file (help, listings) leaves no entry
                 append({
@@ -141,22 +150,10 @@ def audited(callback, name: str):
                     "inputs": [f for k, p in sorted(paths.items()) if k not in OUTPUT_PARAMETERS for f in _files(p)],
                     "outputs": [f for k, p in sorted(paths.items()) if k in OUTPUT_PARAMETERS for f in _files(p)],
                     "status": status, "error": error, **{k: _plain(v) if not isinstance(v, dict) else v
-                                                         for k, v in sorted(_notes.items())},
+                                                         for k, v in sorted(notes.items())},
                 })
 
     return run
-
-
-def instrument(command: click.Command, prefix: str = "") -> None:
-    """Audit every (sub)command of ``command`` except ``audit verify`` (reading the log is not an action on data)."""
-    name = f"{prefix} {command.name}".strip()
-    if isinstance(command, click.Group):
-        if command.callback and command.invoke_without_command:
-            command.callback = audited(command.callback, name)
-        for sub in command.commands.values():
-            instrument(sub, name)
-    elif command.callback and name != "audit verify":
-        command.callback = audited(command.callback, name)
 
 
 def verify(path: Path, expect_head: str | None = None) -> dict:
