@@ -20,10 +20,9 @@ from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding import encode_holder, read_encoded, write_encoded
 from linkage.engines import spark_available
 from linkage.engines.blocking_keys import LEFT, RIGHT, KeyIndex, guard, join_keys, probe, shared_key_counts
-from linkage.engines.pattern_em import fit_from_pattern_counts, merge_pattern_counts, pattern_count_table
 from linkage.link import link
 from linkage.plan import LinkPlan
-from linkage.model import FellegiSunter
+from linkage.model import FellegiSunter, merge_pattern_counts, pattern_count_table
 from linkage.spec import example_spec_text, parse_spec
 from privacy.keys import LinkageKey
 
@@ -120,7 +119,7 @@ def test_em_from_merged_pattern_counts_is_the_local_model(small, local_runs, nam
     pass_pairs = [int(counts[(bits >> np.uint32(i)) & np.uint32(1) == 1].sum()) for i in range(len(spec.blocking))]
     plan = LinkPlan(spec).training_plan(model.comparisons, pass_pairs, local.summary["left"]["records"])
     n_left, n_right = local.summary["left"]["records"], local.summary["right"]["records"]
-    fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=n_left * n_right, sessions=plan,
+    model.fit_pattern_table(patterns, bits, counts, total_pairs=n_left * n_right, sessions=plan,
                             max_matches=min(n_left, n_right))
     assert model.to_dict() == local.model.to_dict()  # bit for bit, not approximately
 

@@ -19,7 +19,8 @@ Plan (each stage a Spark job, its name set as the job description):
    Python worker that made them.
 4. **EM** on the driver: u from the same random pairs as the local engine (their right
    records fetched by row number), m and the prior from the pattern counts
-   (:mod:`linkage.engines.pattern_em`), which give the local engine's model bit for bit.
+   (:meth:`linkage.model.FellegiSunter.fit_pattern_table`), which give the local engine's model bit
+   for bit.
 5. **score**: the model and the right file's term frequencies (counted on the cluster)
    are shipped to the executors, which compare again and score every pair with
    :func:`linkage.scoring.score_partition`, returning the pairs with p >= 0.01 and a
@@ -67,9 +68,8 @@ from linkage.engines.blocking_keys import (
     shared_key_counts,
 )
 from linkage.decide import ASSIGNMENT_FLOOR
-from linkage.engines.pattern_em import fit_from_pattern_counts, pattern_count_table
 from linkage.link import LinkResult, _pairs_table, write_link_outputs
-from linkage.model import FellegiSunter
+from linkage.model import FellegiSunter, pattern_count_table
 from linkage.plan import LinkPlan
 from linkage.scoring import (
     filter_frequency_table,
@@ -453,7 +453,7 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
                 pass_pairs = [int(counts[(bits >> np.uint32(i)) & np.uint32(1) == 1].sum())
                               for i in range(len(spec.blocking))]
                 sessions = link_plan.training_plan(comparisons, pass_pairs, len(left))
-                fit_from_pattern_counts(model, patterns, bits, counts, total_pairs=len(left) * n_right,
+                model.fit_pattern_table(patterns, bits, counts, total_pairs=len(left) * n_right,
                                         sessions=sessions, max_matches=min(len(left), n_right))
         with _job(spark, "score and assign one-to-one"):
             frequencies = _term_frequencies(model, right_df, plan)
