@@ -76,8 +76,11 @@ def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, 
                               seed=fresh_seed() if seed is None else seed, also_real=others)
     write_risk_report(measured, checks, policy, out_dir)
     failed = [c["name"] for c in checks if not c["passed"]]
+    amber = [c["name"] for c in checks if c["status"] == "amber"]
     click.echo(f"risk: {'passes' if not failed else 'fails'} the policy"
-               + (f" ({', '.join(failed)})" if failed else "") + f" — see {out_dir / 'risk.html'}")
+               + (f" ({', '.join(failed)})" if failed else "")
+               + (f"; amber, the CI crosses the limit: {', '.join(amber)}" if amber else "")
+               + f" — see {out_dir / 'risk.html'}")
 
 
 @click.group(invoke_without_command=True)

@@ -21,6 +21,10 @@ inference = 1.0
 max_dcr_share_closer_to_train = 1.0
 [uniqueness]
 max_replicated_uniques_excess = 1.0
+[membership]
+cell_frequency_auc = 1.0
+density_ratio_auc = 1.0
+nearest_neighbour_auc = 1.0
 [measurement]
 min_patients = 100
 n_attacks = 300

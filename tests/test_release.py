@@ -14,7 +14,7 @@ from harmonie.cli import _assemble
 from harmonie.errors import HarmonieError
 from privacy.release.bundle import verify_bundle
 from privacy.release.gate import ReleaseRefused, assess, release
-from privacy.release.policy import load_policy
+from privacy.release.policy import load_policy, measure_checks
 from privacy.release.signing import new_signing_key
 from synth.dataset import write_dataset
 
@@ -23,6 +23,22 @@ POLICY, _ = load_policy(None)
 # The full-set copy screen refuses any replica holding real patients before the sampled measures run; to
 # show that the sampled measures can fail by themselves, some tests lift its limits.
 NO_SCREEN = {**POLICY, "copies": {**POLICY["copies"], **{k: 10 ** 9 for k in POLICY["copies"] if k.startswith("max_")}}}
+ON_ESTIMATE = {**POLICY, "decisions": {"use_upper_ci": False}}
+# The genuine copula replica echoes its training patients' départements (cell-frequency membership AUC ~0.58 at this
+# size, #15 item 3) and some of its intervals cross their limits at ~2,500 control patients, so the default policy
+# refuses it; the tests of the bundle itself release it under a policy that says so.
+RELEASABLE = """\
+[decisions]
+use_upper_ci = false
+[membership]
+cell_frequency_auc = 1.0
+"""
+
+
+def _releasable(tmp_path):
+    path = tmp_path / "releasable.toml"
+    path.write_text(RELEASABLE)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +68,16 @@ def _failed(checks: list[dict]) -> set[str]:
     return {c["name"] for c in checks if not c["passed"]}
 
 
-def test_copula_replica_passes_the_default_policy(data):
+def test_copula_replica_holds_no_one_and_is_refused_only_for_the_cell_attack_or_a_wide_interval(data):
+    """The default policy refuses the genuine copula replica, for two reasons recorded in #15: its per-stratum
+    copulas echo their training patients' départements (the cell-frequency attack), and at ~2,500 control patients
+    some intervals cross their limits (amber). On the estimates, nothing else fails."""
     _, train, control, replica = data
     risk, checks = assess(train, replica, control, POLICY, seed=0)
-    assert not _failed(checks), [c for c in checks if not c["passed"]]
     assert risk["screen"]["replica_patients_copying_a_real_patient"] == 0
     assert risk["sizes"]["used"]["train"] >= 1000
+    assert all(c["name"] == "membership_cell_frequency" or c["status"] == "amber" for c in checks if not c["passed"])
+    assert _failed(measure_checks(risk, ON_ESTIMATE)) <= {"membership_cell_frequency"}
     for r in risk["singling_out"].values():  # enough queries were found: Anonymeter does not warn of an underestimate
         assert not [w for w in r["warnings"] if "underestimate" in w or "maximum number of attempts" in w]
 
@@ -87,7 +107,8 @@ def test_release_bundle_verifies_and_any_change_is_detected(data, tmp_path, monk
 
     key = load_signing_key(tmp_path / "signer", PASSPHRASE)
     bundle = tmp_path / "bundle"
-    manifest = release(root / "replica", root / "train", root / "control", bundle, signing_key=key)
+    manifest = release(root / "replica", root / "train", root / "control", bundle, signing_key=key,
+                       policy_path=_releasable(tmp_path))
     assert manifest["verdict"] == "released"
     assert {"synthetic/patients.parquet", "utility/utility.html", "risk/risk.html", "risk/risk.json",
             "policy.toml"} <= set(verify_bundle(bundle, pub)["files"])
@@ -187,10 +208,12 @@ def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_aft
     from privacy.release.signing import load_signing_key
 
     key = load_signing_key(tmp_path / "k", PASSPHRASE)
+    policy = _releasable(tmp_path)
     with pytest.raises(ReleaseRefused, match="exact_copies"):
-        release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "refused", signing_key=key)
+        release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "refused", signing_key=key,
+                policy_path=policy)
     manifest = release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "bundle", signing_key=key,
-                       remediate=True)
+                       remediate=True, policy_path=policy)
     counts = manifest["remediation"]
     assert counts["dropped_copies"] + counts["dropped_replicated_uniques"] >= len(ids)
     assert counts["patients_out"] == counts["patients_in"] - counts["dropped_copies"] - counts[

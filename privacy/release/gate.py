@@ -7,12 +7,17 @@ Two stages, in this order:
    (training, control, any other real set given). It looks at every row, so it cannot be
    walked past by placing copies where a sample does not look. A replica that fails it is
    refused at once: measuring how much a set of real people "leaks" would be meaningless;
-2. the **sampled measures** (:mod:`privacy.risk.measure`: Anonymeter, distances,
+2. the **measures** of what the replica leaks: membership attacks on the full sets
+   (:mod:`privacy.risk.membership`: cell frequency, density ratio, distance to the closest
+   record) and the sampled measures (:mod:`privacy.risk.measure`: Anonymeter, distances,
    uniqueness), on subsamples drawn under a secret seed derived from the signing key and
    the inputs' digests (an Ed25519 signature is deterministic): whoever made the replica
    cannot predict where the gate looks, and the same inputs and key give the same bundle.
 
-A refusal writes nothing and names every failed check with its value and limit.
+Every estimated figure has a 95% confidence interval; under the policy's
+``decisions.use_upper_ci`` (the default) a check passes only if its whole interval is
+within the limit. A refusal writes nothing and names every failed check with its value,
+its interval when that decided, and the limit.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from privacy.release.policy import (
     copy_tolerance,
     load_policy,
     measure_checks,
+    membership_settings,
     screen_checks,
 )
 from privacy.release.remediation import remediate as remediate_replica
 from privacy.risk.copies import overlap, prepare, screen_copies
 from privacy.risk.measure import measure_risk
+from privacy.risk.membership import membership_metrics
 from privacy.risk.report import write_risk_report
 from synth.dataset import read_dataset, read_provenance, write_dataset
 
@@ -54,9 +61,16 @@ class ReleaseRefused(HarmonieError):
         self.risk, self.checks = risk, checks
 
 
+def _failure(check: dict) -> str:
+    if check["status"] == "amber":  # the estimate passes; the end of the CI the policy decides on does not
+        end = "upper" if check["rule"] == "≤" else "lower"
+        return (f"{check['name']} = {check['value']:g}, 95% CI [{check['ci'][0]:g}, {check['ci'][1]:g}]: {end} end "
+                f"beyond the limit {check['rule']} {check['threshold']:g}")
+    return f"{check['name']} = {check['value']:g} (limit {check['rule']} {check['threshold']:g})"
+
+
 def _failures(checks: list[dict]) -> str:
-    return "; ".join(f"{c['name']} = {c['value']:g} (limit {c['rule']} {c['threshold']:g})"
-                     for c in checks if not c["passed"])
+    return "; ".join(_failure(c) for c in checks if not c["passed"])
 
 
 def secret_seed(signing_key, inputs_sha256: dict) -> int:
@@ -91,7 +105,11 @@ def assess(real: dict, synthetic: dict, control: dict, policy: dict, *, seed: in
         return risk, checks
     m = policy["measurement"]
     tables = {"train": train.attack, "synthetic": replica.attack, "control": control_set.attack}
-    risk.update(measure_risk(tables, n_attacks=m["n_attacks"], max_rows=m["max_rows"], seed=seed), measured=True)
+    risk.update(measure_risk(tables, n_attacks=m["n_attacks"], attack_targets=m["attack_targets"],
+                             max_rows=m["max_rows"], seed=seed), measured=True)
+    with stage("risk: membership attacks on the full sets"):
+        risk["membership"] = membership_metrics(train.attack, replica.attack, control_set.attack,
+                                                membership_settings(policy), seed=seed)
     return risk, checks + measure_checks(risk, policy)
 
 

@@ -3,6 +3,11 @@
 A policy is a TOML file; any key left out takes the default below, an unknown key is an
 error (a typo must never silently loosen the gate). ``harmonie release policy`` prints the
 defaults with their reasons.
+
+Each check has a status: *pass*, *amber* (the estimate passes but its 95% confidence
+interval crosses the limit: the data cannot show the risk is below it) or *fail*. Under
+``decisions.use_upper_ci`` (the default) an amber check refuses the release; without it the
+estimate decides and amber is a warning in the report.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ DEFAULT_POLICY = """\
 # Harmonie release policy (defaults). Risks are Anonymeter's: the attacker's success on the
 # patients the generator learned from, beyond its success on control patients it never saw
 # (0 = the replica tells nothing about its training patients; 1 = every attack succeeds).
-# Each is compared on its point estimate; the report shows the 95% confidence interval.
+# Every estimated figure carries its 95% confidence interval; see [decisions] for which end
+# of it is compared with the limit.
+
+[decisions]
+use_upper_ci = true  # a check passes only if the whole 95% CI is on the right side of its limit (the upper end
+                     # for a maximum). false: the estimate decides, and a check whose CI crosses the limit passes
+                     # marked amber. Either way the report shows amber "passes on the estimate, the CI crosses".
 
 [copies]
 # The replica must hold no real person. Screened on the full sets: every replica patient
@@ -41,28 +52,71 @@ max_dcr_share_closer_to_train = 0.55 # ~0.50 when the generator does not copy (e
 
 [uniqueness]
 max_replicated_uniques_excess = 0.01 # training patients unique on sex/age/departement/diagnosis date that the
-                                     # replica reproduces, beyond the rate for control patients
-min_k = 0                            # k-anonymity of the replica on sex, 5-year age band, departement and diagnosis
-                                     # year (0 = report only: synthetic records are not people)
+                                     # replica reproduces, beyond the rate for control patients; on the finest of
+                                     # exact / (5-year age band, diagnosis year) / (age band, no date) where not
+                                     # every patient is unique (on exact dates every patient is, and it reads 0)
+min_k = 0                            # k-anonymity of the replica, on the same kind of ladder (0 = report only:
+                                     # synthetic records are not people)
+
+[membership]
+# Membership inference on the full training (members) and control (non-members) sets: ROC AUC of each attack's
+# score, 0.5 = members and non-members look alike to the attacker.
+cell_frequency_auc = 0.55    # the attacker knows the columns below and compares the replica's count in the
+                             # patient's cell with the count the population shares predict (the generator fits
+                             # one model per cancer x subtype x stage, and each can echo its patients' cells)
+density_ratio_auc = 0.55     # DOMIAS: the replica's density at the patient over a reference population's
+nearest_neighbour_auc = 0.55 # distance from the patient to the closest replica record
+cell_quasi_identifiers = ["cancer_type", "subtype", "stage", "departement"]
+max_targets = 20000          # members and non-members scored per side; a larger side is sampled, stratified by
+                             # cancer, under the secret seed (20,000 a side: a CI half-width about 0.006)
+max_replica_rows = 50000     # replica records the density and distance attacks search (the cell counts use all)
 
 [measurement]
 min_patients = 1000 # fewer training or control patients than this and the risks cannot be measured precisely
                     # enough to show they are low: the gate refuses
-n_attacks = 2000   # Anonymeter attacks per measure (more = narrower confidence intervals)
+n_attacks = 5000   # singling-out predicates (more = narrower CIs)
+attack_targets = 10000 # linkability and inference targets per side (training, control): every patient when there
+                       # are fewer, since a target's success needs no equal sizes (the control side sets the CI)
 max_rows = 20000   # subsample per set (training, replica, control) on large data; drawn under a secret
                    # seed derived from the signing key and the inputs, so where the gate looks cannot be
                    # predicted by whoever made the replica, yet a rerun on the same inputs is identical
 """
 
+
+
+class ColumnList:
+    """The type of a policy value that is a non-empty list of column names."""
+
+
 _KEYS = {
+    "decisions": {"use_upper_ci": bool},
     "copies": {"max_exact_copies": int, "max_patient_row_copies": int, "max_near_copies": int,
                "max_trajectory_copies": int, "date_tolerance_days": int, "age_tolerance_years": int,
                "count_tolerance": int, "min_trajectory_events": int},
     "anonymeter": {"singling_out": float, "linkability": float, "inference": float},
     "distances": {"max_dcr_share_closer_to_train": float},
     "uniqueness": {"max_replicated_uniques_excess": float, "min_k": int},
-    "measurement": {"min_patients": int, "n_attacks": int, "max_rows": int},
+    "membership": {"cell_frequency_auc": float, "density_ratio_auc": float, "nearest_neighbour_auc": float,
+                   "cell_quasi_identifiers": ColumnList, "max_targets": int, "max_replica_rows": int},
+    "measurement": {"min_patients": int, "n_attacks": int, "attack_targets": int, "max_rows": int},
 }
+
+
+def _value(where: str, kind, value):
+    """``value`` checked against its key's type: a typo or a wrong type is an error, never a silent default."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise HarmonieError(f"{where} must be true or false")
+        return value
+    if kind is ColumnList:
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise HarmonieError(f"{where} must be a non-empty list of column names")
+        return list(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise HarmonieError(f"{where} must be {'an integer' if kind is int else 'a number'}")
+    if value < 0:
+        raise HarmonieError(f"{where} must not be negative")
+    return kind(value)
 
 
 def _merge(text: str, source: str) -> dict:
@@ -79,12 +133,11 @@ def _merge(text: str, source: str) -> dict:
             if kind is None:
                 raise HarmonieError(f"{source}: unknown key {section}.{key} "
                                     f"(known: {', '.join(_KEYS[section])})")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and
-                                                                                  not isinstance(value, int)):
-                raise HarmonieError(f"{source}: {section}.{key} must be {'an integer' if kind is int else 'a number'}")
-            if value < 0:
-                raise HarmonieError(f"{source}: {section}.{key} must not be negative")
-            policy[section][key] = kind(value)
+            policy[section][key] = _value(f"{source}: {section}.{key}", kind, value)
+    try:
+        membership_settings(policy)
+    except HarmonieError as exc:
+        raise HarmonieError(f"{source}: {exc}") from None
     return policy
 
 
@@ -99,9 +152,29 @@ def load_policy(path: str | Path | None) -> tuple[dict, str]:
     return _merge(text, str(path)), hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check(name: str, what: str, value, threshold, rule: str = "≤") -> dict:
-    ok = value >= threshold if rule == "≥" else value <= threshold
-    return {"name": name, "what": what, "value": value, "threshold": threshold, "rule": rule, "passed": bool(ok)}
+def _check(name: str, what: str, value, threshold, rule: str = "≤", *, ci=None, policy: dict | None = None,
+           degenerate: str | None = None) -> dict:
+    """One check: ``status`` pass / amber (the estimate passes, its CI crosses the limit) / fail, and ``passed``.
+
+    With a CI and the policy's ``decisions.use_upper_ci``, the end of the CI on the limit's
+    side (the upper end for a maximum) must pass too, so an amber check refuses the release;
+    otherwise the estimate decides and an amber check passes, flagged.
+    """
+    def meets(x) -> bool:
+        return bool(x >= threshold if rule == "≥" else x <= threshold)
+
+    bound = None if ci is None else (ci[0] if rule == "≥" else ci[1])
+    on_estimate, on_bound = meets(value), bound is None or meets(bound)
+    use_ci = bool(policy and policy["decisions"]["use_upper_ci"]) and bound is not None
+    status = "fail" if not on_estimate else "pass" if on_bound else "amber"
+    check = {"name": name, "what": what, "value": value, "threshold": threshold, "rule": rule,
+             "ci": None if ci is None else [float(v) for v in ci],
+             "decided_on": ("value" if bound is None else "estimate" if not use_ci
+                            else "lower_ci" if rule == "≥" else "upper_ci"),
+             "status": status, "passed": on_estimate and (on_bound or not use_ci)}
+    if degenerate:
+        check["degenerate"] = degenerate
+    return check
 
 
 def copy_tolerance(policy: dict):
@@ -133,24 +206,47 @@ def screen_checks(screen: dict, policy: dict) -> list[dict]:
     ]
 
 
+def membership_settings(policy: dict):
+    """The policy's settings for the full-set membership attacks."""
+    from privacy.risk.membership import MembershipSettings
+
+    m = policy["membership"]
+    return MembershipSettings(quasi_identifiers=tuple(m["cell_quasi_identifiers"]), max_targets=m["max_targets"],
+                              max_replica_rows=m["max_replica_rows"])
+
+
 def measure_checks(risk: dict, policy: dict) -> list[dict]:
-    """The checks of the sampled measures (Anonymeter, distances, uniqueness), in report order."""
-    a, d, u = policy["anonymeter"], policy["distances"], policy["uniqueness"]
+    """The checks of the sampled measures and the membership attacks, in report order."""
+    a, d, u, m = policy["anonymeter"], policy["distances"], policy["uniqueness"], policy["membership"]
     used = risk["sizes"]["used"]
+
+    def check(name, what, figures, threshold, rule="≤", value_key="risk", ci_key="ci", **extra):
+        return _check(name, what, figures[value_key], threshold, rule, ci=figures.get(ci_key), policy=policy, **extra)
+
     checks = [_check("enough_patients", "patients per set the risks were measured on (training, control)",
                      min(used["train"], used["control"]), policy["measurement"]["min_patients"], "≥")]
-    checks += [
-        _check(f"singling_out_{mode}", f"singling out ({mode})", risk["singling_out"][mode]["risk"], a["singling_out"])
-        for mode in ("univariate", "multivariate")]
-    checks.append(_check("linkability", "linkability (registry facts <-> hospital facts)",
-                         risk["linkability"]["risk"], a["linkability"]))
-    checks += [_check(f"inference_{secret}", f"inference of {secret}", r["risk"], a["inference"])
+    checks += [check(f"singling_out_{mode}", f"singling out ({mode})", risk["singling_out"][mode], a["singling_out"])
+               for mode in ("univariate", "multivariate")]
+    checks.append(check("linkability", "linkability (registry facts <-> hospital facts)", risk["linkability"],
+                        a["linkability"]))
+    checks += [check(f"inference_{secret}", f"inference of {secret}", r, a["inference"])
                for secret, r in risk["inference"].items()]
-    checks.append(_check("dcr_closer_to_train", "share of synthetic records closer to training than control",
-                         risk["distances"]["dcr_share_closer_to_train"], d["max_dcr_share_closer_to_train"]))
-    checks.append(_check("replicated_uniques", "excess share of unique training patients reproduced",
-                         risk["uniqueness"]["replicated_uniques"]["excess_share"], u["max_replicated_uniques_excess"]))
+    checks.append(check("dcr_closer_to_train", "share of synthetic records closer to training than control",
+                        risk["distances"], d["max_dcr_share_closer_to_train"], value_key="dcr_share_closer_to_train",
+                        ci_key="dcr_share_closer_to_train_ci"))
+    replicated = risk["uniqueness"]["replicated_uniques"]
+    checks.append(check("replicated_uniques", "excess share of unique training patients reproduced (on "
+                        + ", ".join(replicated["quasi_identifiers"]) + ")", replicated,
+                        u["max_replicated_uniques_excess"], value_key="excess_share",
+                        degenerate=replicated["degenerate"]))
     if u["min_k"] > 0:
-        checks.append(_check("k_anonymity", "smallest group sharing coarse quasi-identifiers",
-                             risk["uniqueness"]["k_anonymity"]["min_k"], u["min_k"], "≥"))
+        k = risk["uniqueness"]["k_anonymity"]
+        checks.append(_check("k_anonymity", "smallest group sharing " + ", ".join(k["quasi_identifiers"]),
+                             k["min_k"], u["min_k"], "≥", policy=policy, degenerate=k["degenerate"]))
+    membership = risk["membership"]
+    for attack, what in (("cell_frequency", "membership AUC, cell frequency on "
+                          + ", ".join(membership["cell_frequency"]["quasi_identifiers"])),
+                         ("density_ratio", "membership AUC, density ratio (DOMIAS)"),
+                         ("nearest_neighbour", "membership AUC, distance to the closest replica record")):
+        checks.append(check(f"membership_{attack}", what, membership[attack], m[f"{attack}_auc"], value_key="auc"))
     return checks

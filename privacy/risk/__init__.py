@@ -1,1 +1,2 @@
-"""Re-identification risk of a synthetic replica: Anonymeter attacks, distances, uniqueness."""
+"""Re-identification risk of a synthetic replica: copies, membership attacks, Anonymeter attacks, distances,
+uniqueness, each with the attacker it assumes."""

@@ -5,6 +5,14 @@ control set (real patients it never saw); the risk is the attack's excess succes
 training data, ``(train rate - control rate) / (1 - control rate)``, with its 95%
 confidence interval. Anonymeter draws some randomness from unseeded generators; the
 :func:`seeded` context fixes them so the same inputs give the same figures.
+
+The interval is set by the number of attacks on each side, and the control side is the
+short one (the control set is a fifth of the patients). Linkability and inference attack
+one target at a time, and a target's success depends on that target and the replica only,
+so they attack *every* training and every control patient (up to ``n_attacks`` each side):
+unequal sides are valid and the training side then adds almost no variance. Singling out
+is different: whether a predicate isolates one patient depends on how many patients the
+set holds, so its training and control sets must have the same size (the caller's job).
 """
 
 from __future__ import annotations
@@ -76,9 +84,8 @@ def _capture_warnings() -> Iterator[Callable[[], list[str]]]:
         logger.propagate = previous
 
 
-def _summary(evaluator, n_attacks: int, warnings_so_far: Callable[[], list[str]], **extra) -> dict:
-    risk = evaluator.risk(confidence_level=CONFIDENCE)
-    results = evaluator.results(confidence_level=CONFIDENCE)
+def _summary(results, n_attacks: dict, warnings_so_far: Callable[[], list[str]], **extra) -> dict:
+    risk = results.risk()
     return {
         "risk": round(float(risk.value), 4), "ci": [round(float(risk.ci[0]), 4), round(float(risk.ci[1]), 4)],
         "attack_rate": round(float(results.attack_rate.value), 4),
@@ -90,38 +97,76 @@ def _summary(evaluator, n_attacks: int, warnings_so_far: Callable[[], list[str]]
 
 def singling_out(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame, *, mode: str,
                  n_attacks: int, seed: int, n_cols: int = 4) -> dict:
+    """Singling out with up to ``n_attacks`` predicates built from the replica; ``train`` and ``control`` of one size.
+
+    Anonymeter divides its successes by the predicates asked for, not by those it could
+    build; univariate predicates (a value held by one replica record, a column's minimum or
+    maximum) are as many as the replica allows, so no more are asked for than it allows.
+    """
     from anonymeter.evaluators import SinglingOutEvaluator
 
+    if len(train) != len(control):
+        raise ValueError("singling out compares sets of one size: a predicate isolates one patient more easily in a "
+                         f"smaller set (got {len(train)} training and {len(control)} control patients)")
+    if mode == "univariate":
+        n_attacks = min(n_attacks, univariate_predicates(synthetic, n_attacks, seed))
     with seeded(seed), _capture_warnings() as messages:
         evaluator = SinglingOutEvaluator(ori=train, syn=synthetic, control=control, n_attacks=n_attacks,
                                          n_cols=n_cols, max_attempts=200_000, seed=seed)
         evaluator.evaluate(mode=mode)
-        return _summary(evaluator, n_attacks, messages, successful_queries=len(evaluator.queries()), mode=mode,
+        return _summary(evaluator.results(confidence_level=CONFIDENCE),
+                        {"training": n_attacks, "control": n_attacks, "baseline": n_attacks}, messages,
+                        successful_queries=len(evaluator.queries()), mode=mode,
                         n_cols=n_cols if mode == "multivariate" else 1)
+
+
+def univariate_predicates(synthetic: pd.DataFrame, at_most: int, seed: int) -> int:
+    """How many univariate singling-out predicates the replica allows (counted by Anonymeter's own generator)."""
+    import polars as pl
+    from anonymeter.evaluators.singling_out_evaluator import univariate_singling_out_queries
+
+    with seeded(seed):
+        queries = univariate_singling_out_queries(pl.DataFrame(synthetic).unique(maintain_order=True), at_most,
+                                                  np.random.default_rng(seed))
+    return len(queries)
 
 
 def linkability(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame, *,
                 aux_cols: tuple[list[str], list[str]], n_attacks: int, seed: int, n_neighbors: int = 10,
                 n_jobs: int = 2) -> dict:
-    from anonymeter.evaluators import LinkabilityEvaluator
+    """Linkability on up to ``n_attacks`` targets per side (every patient, when there are fewer).
 
-    n_attacks = min(n_attacks, len(train), len(control))
+    Anonymeter's evaluator draws as many control as training targets; each side is attacked
+    by its own evaluator here, so neither is cut to the other's size, and the two counts are
+    combined by Anonymeter's own :class:`EvaluationResults`.
+    """
+    from anonymeter.evaluators import LinkabilityEvaluator
+    from anonymeter.stats.confidence import EvaluationResults
+
+    n_train, n_control = min(n_attacks, len(train)), min(n_attacks, len(control))
     with seeded(seed), _capture_warnings() as messages:
-        evaluator = LinkabilityEvaluator(ori=train, syn=synthetic, control=control, aux_cols=aux_cols,
-                                         n_attacks=n_attacks, n_neighbors=n_neighbors)
-        evaluator.evaluate(n_jobs=n_jobs)
-        return _summary(evaluator, n_attacks, messages, aux_cols=[list(aux_cols[0]), list(aux_cols[1])],
-                        n_neighbors=n_neighbors)
+        counts = {}
+        for side, targets, n in (("training", train, n_train), ("control", control, n_control)):
+            evaluator = LinkabilityEvaluator(ori=targets, syn=synthetic, aux_cols=aux_cols, n_attacks=n,
+                                             n_neighbors=n_neighbors)
+            counts[side] = evaluator.evaluate(n_jobs=n_jobs).results(confidence_level=CONFIDENCE)
+        results = EvaluationResults(n_attacks=(n_train, n_train, n_control), n_success=counts["training"].n_success,
+                                    n_baseline=counts["training"].n_baseline, n_control=counts["control"].n_success,
+                                    confidence_level=CONFIDENCE)
+        return _summary(results, {"training": n_train, "control": n_control, "baseline": n_train}, messages,
+                        aux_cols=[list(aux_cols[0]), list(aux_cols[1])], n_neighbors=n_neighbors)
 
 
 def inference(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame, *, secret: str,
               n_attacks: int, seed: int, n_jobs: int = 2) -> dict:
+    """Inference of ``secret`` from every other column, on up to ``n_attacks`` targets per side."""
     from anonymeter.evaluators import InferenceEvaluator
 
     aux = [c for c in train.columns if c != secret]
-    n_attacks = min(n_attacks, len(train), len(control))
     with seeded(seed), _capture_warnings() as messages:
         evaluator = InferenceEvaluator(ori=train, syn=synthetic, control=control, aux_cols=aux, secret=secret,
                                        regression=False, n_attacks=n_attacks)
         evaluator.evaluate(n_jobs=n_jobs)
-        return _summary(evaluator, n_attacks, messages, secret=secret)
+        results = evaluator.results(confidence_level=CONFIDENCE)
+        return _summary(results, {"training": results.n_attacks_ori, "control": results.n_attacks_control,
+                                  "baseline": results.n_attacks_baseline}, messages, secret=secret)
