@@ -22,7 +22,7 @@ from harmonie.progress import stage
 from synth import model_store
 from synth.children import CHILD_TABLES, fit_child_models, sample_children
 from synth.constraints import check_constraints
-from synth.generators import GENERATORS, fit_patient_model, sample_patients
+from synth.generators import GENERATORS, fit_departement_mix, fit_patient_model, sample_patients
 from synth.outcomes import fit_outcomes, sample_outcomes
 from synth.schema import PATIENT_ID, column_order
 from synth.sdv_support import version as sdv_version
@@ -40,7 +40,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
     patients = train["patients"]
     if len(patients) < 100:
         raise HarmonieError(f"{len(patients)} patients is too few to learn a replica from (need at least 100)")
-    synthesizers, strata, outcomes = {}, {}, None
+    synthesizers, strata, outcomes, departements = {}, {}, None, None
     if mode == "hma":
         from synth.multi_table import fit_hma
 
@@ -52,6 +52,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
             patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
         with stage("fit the outcome model (survival, care volume) by stratum"):
             outcomes = fit_outcomes(patients, seed)
+        departements = fit_departement_mix(patients)
         for index, (group, (share, synthesizer)) in enumerate(sorted(patient_models.items())):
             synthesizers[f"patients/{index:03d}.pkl"] = synthesizer
             strata.setdefault("patients", {})[group] = {"file": f"patients/{index:03d}.pkl", "share": share}
@@ -68,7 +69,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
         "trained_on": {name: len(frame) for name, frame in train.items()},
         "columns": {name: column_order(name) for name in train},
         "strata": strata, "versions": {"harmonie": version("harmonie"), "sdv": sdv_version()},
-        "lineage": lineage, "outcomes": outcomes,
+        "lineage": lineage, "outcomes": outcomes, "departements": departements,
     }
     model_store.save(out_dir, synthesizers, manifest)
     return model_store.read_manifest(out_dir)
@@ -90,7 +91,8 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
         models = {cancer: (entry["share"], synthesizers[entry["file"]])
                   for cancer, entry in manifest["strata"]["patients"].items()}
         with stage(f"sample {rows:,} patients"):
-            tables["patients"] = sample_outcomes(manifest["outcomes"], sample_patients(models, rows, seed), seed)
+            tables["patients"] = sample_outcomes(
+                manifest["outcomes"], sample_patients(models, rows, seed, manifest.get("departements")), seed)
     for name in CHILD_TABLES:
         if name not in manifest["strata"]:
             continue

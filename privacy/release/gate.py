@@ -169,7 +169,8 @@ def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Pat
                       metadata={f"harmonie.{k}": json.dumps(v, sort_keys=True)
                                 for k, v in provenance.items()})
         with stage("utility report"):
-            utility = build_utility_report(real, synthetic, staging / "utility", control=control, seed=seed)
+            utility = build_utility_report(real, synthetic, staging / "utility", control=control, seed=seed,
+                                           min_cell=policy["disclosure"]["min_cell"])
         risk_document = write_risk_report(risk, checks, policy, staging / "risk", before=before)
         manifest = {
             "verdict": "released", "policy_sha256": policy_sha256,

@@ -341,13 +341,36 @@ def degenerate_measures(risk: dict) -> list[dict]:
             for measure, levels in u["levels"].items() for name, level in levels.items() if level["degenerate"]]
 
 
+def _disclosed_uniqueness(section, rule):
+    """Counts of real patients in the uniqueness figures (unique patients, those reproduced) as they may
+    leave the secure area: counts of 1 to min_cell - 1 suppressed, shares rounded so they cannot be
+    turned back into such a count. The checks were decided on the full figures."""
+    if isinstance(section, list):
+        return [_disclosed_uniqueness(item, rule) for item in section]
+    if not isinstance(section, dict):
+        return section
+    out = {key: _disclosed_uniqueness(value, rule) for key, value in section.items()}
+    if "real_uniques" in out and "replicated" in out:
+        uniques, replicated = section["real_uniques"], section["replicated"]
+        out["share"] = rule.share(replicated, uniques) if isinstance(uniques, int) else None
+        out["real_uniques"], out["replicated"] = rule.count(uniques), rule.count(replicated)
+    if isinstance(out.get("excess_share"), float) and isinstance(section.get("train"), dict):
+        out["excess_share"] = rule.round_share(out["excess_share"], section["train"].get("patients") or 0)
+    return out
+
+
 def write_risk_report(risk: dict, checks: list[dict], policy: dict, out_dir: str | Path, *,
                       before: dict | None = None) -> dict:
-    """Write risk.json and risk.html; return the JSON document."""
+    """Write risk.json and risk.html; return the JSON document. Figures about real patients obey the
+    policy's small-cell rule (``[disclosure] min_cell``) in what is written."""
+    from privacy.disclosure import DisclosureRule
+
     out = ensure_output_dir(out_dir)
     arrays = risk.get("_arrays")
     risk = {**{k: v for k, v in risk.items() if k != "_arrays"},
             "screen": {k: v for k, v in risk["screen"].items() if k != "_copied"}}  # masks stay in memory
+    if "uniqueness" in risk:
+        risk["uniqueness"] = _disclosed_uniqueness(risk["uniqueness"], DisclosureRule(policy["disclosure"]["min_cell"]))
     document = {**risk, "policy": policy, "checks": checks,
                 "verdict": "pass" if all(c["passed"] for c in checks) else "fail",
                 "amber_checks": [c["name"] for c in checks if c["status"] == "amber"]}
