@@ -20,8 +20,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harmonie demo --out demo-out --overwrite
 
+# both cores: test files spread over two workers (pytest-xdist), each file's tests on one worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench-simulate: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
