@@ -10,7 +10,8 @@ Harmonie's own normalisers (``benchmarks/peers/prepare.py``), then every method 
 child process with a memory cap (a watchdog on the resident memory of its process tree)
 and a wall-time limit, and its wall time and peak RSS are measured from outside:
 
-- harmonie: both holders encode (``harmonie encode``, a fresh key), then ``harmonie link
+- harmonie: both holders encode (``harmonie encode``, a fresh key; indirect: with the
+  simulation's ``finess_entities.parquet`` as ``--finess-map`` when there), then ``harmonie link
   --no-charts``; its time is encode + link (the peers' times include their own reading and,
   for anonlink, encoding);
 - stepwise (indirect only): the deterministic method used for SNDS today, on our tokens;
@@ -188,6 +189,8 @@ def run_harmonie(d: Dataset, work: Path, key: Path, args, given_names: bool = Fa
                    "--crosswalk", str(out / f"{role}.crosswalk.parquet")]
         if d.scenario == "indirect":
             command += ["--stays", str(d.population / f"{stays}.parquet")]
+            if (d.population / "finess_entities.parquet").exists():  # the shipped spec groups sites by legal entity
+                command += ["--finess-map", str(d.population / "finess_entities.parquet")]
         m = run_limited(command, args.timeout, args.memory_gb * 1024**3, env=PASSPHRASE)
         if m.timed_out or m.over_memory or m.exit_code:
             return {"status": _failure(m, args), "error": m.stderr[-500:]}

@@ -78,7 +78,11 @@ def _link_stage(parties: dict, scenario: str, n_cohort: int, n_snds: int, seed: 
     for role, (patients, stays) in _SIDES.items():
         holder = parties[f"holder_{role}"]
         with stage(f"holder {role}: encode"):
-            result = encode_holder(spec, key, role, population.tables[patients], population.tables[stays])
+            # the FINESS -> legal entity map (public; the same at both holders) for specs grouping sites
+            finess_map = population.tables["finess_entities"] if any(f.establishment_groups for f in spec.fields) \
+                else None
+            result = encode_holder(spec, key, role, population.tables[patients], population.tables[stays],
+                                   finess_map=finess_map)
             write_encoded(result.encoded, result.metadata, holder / f"{role}.encoded.parquet")
             write_parquet(result.crosswalk, holder / "crosswalk.parquet")
             write_parquet(result.rejects, holder / "rejects.parquet")

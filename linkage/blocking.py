@@ -3,7 +3,8 @@
 Each pass of the spec proposes pairs that share something:
 
 - ``keys``: equality of one or more encoded token columns (all present);
-- ``events``: at least one shared care-event token (exact, or a tolerance token);
+- ``events``: at least one shared care-event token (exact, or a tolerance token, or, where
+  the files hold them, a wide-tolerance or establishment-group token);
 - ``lsh``: the same bits at ``rows`` keyed-random positions of a Bloom filter, in any of
   ``bands`` bands (Hamming LSH: similar filters collide in some band), optionally only
   among records with equal ``keys``.
@@ -117,7 +118,7 @@ def join_keys(spec_pass: BlockingPass, index: int, records: EncodedRecords, side
     this per slice: keys depend on the record only.
     """
     if isinstance(spec_pass, EventsPass):
-        joins = columns_of.event_joins(spec_pass.events, left_lists, right_lists)
+        joins = columns_of.event_blocking_joins(spec_pass.events, left_lists, right_lists)
         return [(j, *_exploded(records, columns[0] if side == LEFT else columns[1])) for j, columns in enumerate(joins)]
     key, present = _combine([records.tokens[c] for c in spec_pass.keys]) if spec_pass.keys else (None, None)
     if isinstance(spec_pass, KeysPass):

@@ -126,6 +126,10 @@ def _guess_holder(parsed, columns: list[str]) -> str:
               help="The holder's records (Parquet or CSV).")
 @click.option("--stays", "stays_path", type=FILE,
               help="The holder's care events (hospital stays), when the spec encodes events.")
+@click.option("--finess-map", "finess_map_path", type=FILE,
+              help="FINESS -> establishment group table (Parquet or CSV: columns `finess` and its group, e.g. "
+                   "`finess_juridique`), for events fields with establishment_groups; the other holder must use "
+                   "the same map (its SHA-256 goes into the metadata).")
 @click.option("--holder", type=str, help="Which holder of the spec this is (guessed from the id column).")
 @click.option("--out", "out_path", required=True, type=FILE,
               help="Encoded file to send to the linkage unit (Parquet).")
@@ -136,7 +140,8 @@ def _guess_holder(parsed, columns: list[str]) -> str:
 @click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
               help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
 def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | None, holder: str | None,
-           out_path: Path, crosswalk_path: Path, rejects_path: Path | None, text_encoding: str) -> None:
+           out_path: Path, crosswalk_path: Path, rejects_path: Path | None, text_encoding: str,
+           finess_map_path: Path | None = None) -> None:
     """Encode a holder's records for the linkage unit: keyed tokens and Bloom filters only.
 
     Writes the encoded file (no plaintext identifier, no local id), the crosswalk and the
@@ -145,6 +150,7 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     from harmonie.errors import HarmonieError
     from harmonie.io import column_names, read_table, write_parquet
     from linkage.encoding import encode_holder, write_encoded
+    from linkage.encoding.events import load_finess_map
     from linkage.encoding.holder import required_columns
     from linkage.spec import load_spec
     from privacy.audit.trail import note
@@ -164,10 +170,11 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
         ev = holder_spec.events
         events = read_table(stays_path, columns=list(dict.fromkeys([ev.id_column, ev.finess, ev.date])),
                             encoding=text_encoding, what="stays", dictionary_columns=[ev.id_column, ev.finess])
+    finess_map = load_finess_map(finess_map_path, encoding=text_encoding) if finess_map_path else None
     for path in (out_path, crosswalk_path, rejects_path):
         if path is not None and path.resolve() == in_path.resolve():
             raise HarmonieError(f"refusing to overwrite the input file {in_path}")
-    result = encode_holder(parsed, key, role, patients, events)
+    result = encode_holder(parsed, key, role, patients, events, finess_map=finess_map)
     rejects_path = rejects_path or crosswalk_path.with_name(crosswalk_path.stem + ".rejects.parquet")
     provenance = {"harmonie.spec_hash": parsed.hash, "harmonie.key_fingerprint": key.fingerprint,
                   "harmonie.holder": role}
@@ -184,7 +191,9 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
         details = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in flags.items() if v)
         if details:
             click.echo(f"  {name}: {details}")
-    click.echo(f"spec {parsed.name} ({parsed.hash[:12]}), key {key.fingerprint}")
+    click.echo(f"spec {parsed.name} ({parsed.hash[:12]}), key {key.fingerprint}"
+               + (f", FINESS map {m['finess_map_sha256'][:12]} ({len(finess_map.groups):,} sites)"
+                  if finess_map is not None else ""))
     click.echo(f"wrote {out_path} (for the linkage unit), {crosswalk_path} (keep it)")
 
 

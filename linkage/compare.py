@@ -15,7 +15,7 @@ import numpy as np
 from linkage import encoded_columns as columns_of
 from linkage.encoded_arrays import EncodedRecords
 from linkage.kernels import dice_pairs, shared_tokens, token_in_list
-from linkage.spec import Spec
+from linkage.spec import EXTRA_EVENT_LEVELS, Spec
 
 MISSING = -1
 
@@ -118,17 +118,53 @@ def _dice(left_filters, right_filters, li, ri) -> np.ndarray:
 
 
 def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
-    """Shared events, counted on exact tokens and the tolerance tokens either side emits."""
-    name = c.columns[0]
-    shared = sum(_shared(left.lists[lcol], right.lists[rcol], li, ri)
-                 for lcol, rcol in columns_of.event_joins(name, set(left.lists), set(right.lists)))
+    """Shared events, counted on exact tokens and the tolerance tokens either side emits.
+
+    With wider matches (an events field's wide-tolerance or establishment-group tokens, in
+    ``c.columns`` after the field), the last count level and 'none' are split by what the
+    wider tokens find (:func:`_event_labels`): events shared only 2-3 days apart (the wide
+    list holds no exact or near token of its record), or only at another site of the same
+    group (shared at the group level, less those shared at the site level, at least 0).
+    """
+    name, wider = c.columns[0], c.columns[1:]
+    lists = (set(left.lists), set(right.lists))
+
+    def count(joins):
+        return sum(_shared(left.lists[lcol], right.lists[rcol], li, ri) for lcol, rcol in joins)
+
+    shared = count(columns_of.event_joins(name, *lists))
     cuts = sorted(c.thresholds, reverse=True)  # e.g. 3, 2, 1 shared events
     out = np.full(len(li), len(cuts), dtype=np.int8)  # 'none shared'
     for level in range(len(cuts) - 1, -1, -1):
         out[shared >= cuts[level]] = level
+    if wider:
+        found = [count(columns_of.group_joins(name, *lists)) - shared if column == columns_of.group(name)
+                 else count(columns_of.wide_joins(name, *lists)) for column in wider]
+        last, extra = len(cuts) - 1, EXTRA_EVENT_LEVELS
+        in_last, in_none = out == last, out == len(cuts)
+        plain_last, none = last + len(wider), last + len(wider) + 1 + len(wider) * len(extra)
+        out[in_last], out[in_none] = plain_last, none
+        for i in range(len(wider) - 1, -1, -1):  # the first kind of wider match wins
+            out[in_last & (found[i] >= 1)] = last + i
+            for t in range(len(extra) - 1, -1, -1):
+                out[in_none & (found[i] >= extra[t])] = plain_last + 1 + i * len(extra) + t
     empty = (left.lists[name].lengths()[li] == 0) | (right.lists[name].lengths()[ri] == 0)
     out[empty] = MISSING
     return out
+
+
+def _event_labels(cuts: tuple[int, ...], wider: list[str]) -> tuple[str, ...]:
+    """Labels of an events comparison's levels: one per count cut, then 'none shared'; with
+    wider matches (each described by how it matches), the last cut is split into 'k shared +
+    more <how>' per kind and 'k shared', and 'none' into 'none shared; 2+ <how>', 'none
+    shared; 1 <how>' per kind and 'none shared'."""
+    counted = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts))
+    if not wider:
+        return counted + ("none shared",)
+    extra = EXTRA_EVENT_LEVELS
+    last = tuple(f"{counted[-1]} + more {how}" for how in wider) + (counted[-1],)
+    none = tuple(f"none shared; {k}{'+' if i == 0 else ''} {how}" for how in wider for i, k in enumerate(extra))
+    return counted[:-1] + last + none + ("none shared",)
 
 
 def _shared(a, b, li, ri) -> np.ndarray:
@@ -161,9 +197,18 @@ def build_comparisons(spec: Spec, left_columns: set[str], right_columns: set[str
                                           fields=(name, *entry.coarser, *([swapped] if swapped else [])),
                                           swapped_with=swapped))
         elif kind == "events":
-            cuts = entry.event_levels
-            labels = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts)) + ("none shared",)
-            comparisons.append(Comparison(label, kind, labels, (name,), cuts, fields=(name,)))
+            # wider matches of the field, where the files hold their tokens: levels of their own,
+            # so EM learns each weight, and one comparison, since they and the shared-stay count
+            # depend on each other (a pair with a shared stay has more stays around it)
+            events_field, wider = spec.field(name), []
+            if events_field.establishment_groups and columns_of.group(name) in left_columns \
+                    and columns_of.group(name) in right_columns:
+                wider.append((columns_of.group(name), "at another site of the group"))
+            if events_field.wide_tolerance_days and columns_of.wide(name) in left_columns | right_columns:
+                days = f"{events_field.tolerance_days + 1}-{events_field.wide_tolerance_days}"
+                wider.append((columns_of.wide(name), f"{days} days apart"))
+            comparisons.append(Comparison(label, kind, _event_labels(entry.event_levels, [w for _, w in wider]),
+                                          (name, *(c for c, _ in wider)), entry.event_levels, fields=(name,)))
         elif kind == "date":
             days = spec.field(name).tolerance_days
             near, swap = columns_of.near(name), columns_of.swapped(name)

@@ -4,8 +4,10 @@ A field ``birth_date`` encoded as a date gives ``birth_date`` (the exact date's 
 ``birth_date__ym`` and ``birth_date__y`` (its year-month and year), ``birth_date__swap``
 (the day/month-swapped date) and ``birth_date__near`` (tokens of the days around it); an
 events field ``stays`` gives the list ``stays`` and, from the holder that emits them,
-``stays__near``. Spec field names may not contain ``__``, so a column's field is the part
-before it. The spec, the holders' encoding, comparison, blocking, the Spark engine and the
+``stays__near`` and (with ``wide_tolerance_days``) ``stays__wide``; with a FINESS map,
+``stays__group`` (tokens of the stays' establishment group and day) and, from the
+tolerance holder, ``stays__group_near``. Spec field names may not contain ``__``, so a
+column's field is the part before it. The spec, the holders' encoding, comparison, blocking, the Spark engine and the
 attack audit all ask this module rather than writing the suffixes themselves.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 SEPARATOR = "__"
 DATE_PART_SUFFIXES = {"exact": "", "year_month": "__ym", "year": "__y"}
 NEAR, SWAP = "__near", "__swap"
+WIDE, GROUP, GROUP_NEAR = "__wide", "__group", "__group_near"
 
 
 def date_part(field: str, part: str) -> str:
@@ -53,3 +56,54 @@ def event_joins(field: str, left_lists: set[str], right_lists: set[str]) -> list
     elif near(field) in right_lists:
         joins.append((field, near(field)))
     return joins
+
+
+def wide(field: str) -> str:
+    """The column of an events field's wide-tolerance tokens: its stays' FINESS on the days
+    beyond ``tolerance_days`` up to ``wide_tolerance_days`` (minus the record's own exact and
+    near tokens, so a stay they find is one no narrower token found)."""
+    return field + WIDE
+
+
+def group(field: str) -> str:
+    """The column of tokens of (establishment group, day) of an events field's stays."""
+    return field + GROUP
+
+
+def group_near(field: str) -> str:
+    """The column of tokens of (establishment group, nearby day), from the tolerance holder."""
+    return field + GROUP_NEAR
+
+
+def _one_side(exact: str, other: str, left_lists: set[str], right_lists: set[str]) -> list[tuple[str, str]]:
+    """(other, exact) if the left holds ``other``, else (exact, other) if the right does, else none."""
+    if other in left_lists:
+        return [(other, exact)]
+    if other in right_lists:
+        return [(exact, other)]
+    return []
+
+
+def wide_joins(field: str, left_lists: set[str], right_lists: set[str]) -> list[tuple[str, str]]:
+    """(left column, right column) pairs whose shared tokens count the events of ``field``
+    shared only within the wide tolerance: the one side's wide tokens against the other's
+    exact ones (none when neither file holds wide tokens)."""
+    return _one_side(field, wide(field), left_lists, right_lists)
+
+
+def group_joins(field: str, left_lists: set[str], right_lists: set[str]) -> list[tuple[str, str]]:
+    """(left column, right column) pairs whose shared tokens count the events of ``field``
+    shared at the establishment-group level (same group, same day or within the tolerance),
+    like :func:`event_joins` at the site level; none unless both files hold group tokens
+    (both holders encoded with a FINESS map)."""
+    if group(field) not in left_lists or group(field) not in right_lists:
+        return []
+    return [(group(field), group(field)), *_one_side(group(field), group_near(field), left_lists, right_lists)]
+
+
+def event_blocking_joins(field: str, left_lists: set[str], right_lists: set[str]) -> list[tuple[str, str]]:
+    """Every join an events blocking pass on ``field`` runs: :func:`event_joins`, then
+    :func:`wide_joins` and :func:`group_joins` where the files hold those tokens, so a pair
+    it proposes shares an event at some level of the events comparisons."""
+    return [*event_joins(field, left_lists, right_lists), *wide_joins(field, left_lists, right_lists),
+            *group_joins(field, left_lists, right_lists)]

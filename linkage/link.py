@@ -20,7 +20,7 @@ from harmonie.progress import stage
 from linkage.blocking import Candidates, block
 from linkage.compare import compare
 from linkage.encoded_arrays import EncodedRecords
-from linkage.encoding.encoded_file import read_encoded
+from linkage.encoding.encoded_file import EncodedFile, read_encoded
 from linkage.model import FellegiSunter
 from linkage.plan import LinkPlan
 from linkage.scoring import identity_signatures, score_partition, term_frequencies
@@ -47,12 +47,13 @@ class LinkResult:
         return self.weights, None
 
 
-def link(spec: Spec, left_path: str | Path, right_path: str | Path, *, threshold: float | None = None,
-         model: FellegiSunter | None = None) -> LinkResult:
-    """Link two encoded files under ``spec`` (see :class:`linkage.plan.LinkPlan` for ``threshold`` and ``model``)."""
+def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | EncodedFile, *,
+         threshold: float | None = None, model: FellegiSunter | None = None) -> LinkResult:
+    """Link two encoded files (paths, or :class:`EncodedFile` objects) under ``spec`` (see
+    :class:`linkage.plan.LinkPlan` for ``threshold`` and ``model``)."""
     plan = LinkPlan(spec, threshold=threshold, model=model)
     with stage("load encoded files"):
-        left_file, right_file = read_encoded(left_path), read_encoded(right_path)
+        left_file, right_file = (side if isinstance(side, EncodedFile) else read_encoded(side) for side in (left, right))
         plan.check_inputs(left_file.metadata, right_file.metadata)
         left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
     comparisons = plan.comparisons(set(left_file.table.column_names), set(right_file.table.column_names))

@@ -62,6 +62,10 @@ class FieldSpec:
     swap: bool = True                         # date: also a token of the day/month-swapped date
     tolerance_days: int = 0                   # date, events: tokens of nearby days
     tolerance_holder: str | None = None       # events: which holder emits the nearby-day tokens (None: both)
+    wide_tolerance_days: int = 0              # events: also tokens of the days beyond tolerance_days up to
+                                              # this many, for levels of their own in its comparison (0: none)
+    establishment_groups: bool = False        # events: with a FINESS map at encoding, also tokens of
+                                              # (establishment group, day), for levels of their own
     salt: str | None = None                   # bloom: field whose value salts the q-grams
     bloom: BloomSettings | None = None
     key: str = ""                             # subkey name; fields compared with each other share one
@@ -91,6 +95,9 @@ class HolderSpec:
 
 DICE_THRESHOLDS = (0.9, 0.8)
 EVENT_LEVELS = (3, 2, 1)
+# events comparisons: the counts of events shared only through a wider match (wide tolerance,
+# establishment group) that split the 'none shared' level: 2 or more, 1
+EXTRA_EVENT_LEVELS = (2, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,8 +217,9 @@ class Spec:
             raise SpecError(f"the spec has no holder {role!r} (it has: {', '.join(self.holders)})")
         return self.holders[role]
 
-    def encoded_columns(self, role: str | None = None) -> list[str]:
-        """The columns an encoded file of this spec holds besides ``linkage_id``."""
+    def encoded_columns(self, role: str | None = None, *, groups: bool = False) -> list[str]:
+        """The columns an encoded file of this spec holds besides ``linkage_id`` (``groups``: when
+        encoded with a FINESS map, the establishment-group tokens of fields that ask for them)."""
         columns = []
         for f in self.fields:
             if f.encoding == "date":
@@ -222,8 +230,15 @@ class Spec:
                     columns.append(columns_of.near(f.name))
             elif f.encoding == "events":
                 columns.append(f.name)
-                if f.tolerance_days and (f.tolerance_holder in (None, role) or role is None):
+                tolerance_side = f.tolerance_holder in (None, role) or role is None
+                if f.tolerance_days and tolerance_side:
                     columns.append(columns_of.near(f.name))
+                if f.wide_tolerance_days and tolerance_side:
+                    columns.append(columns_of.wide(f.name))
+                if f.establishment_groups and groups:
+                    columns.append(columns_of.group(f.name))
+                    if f.tolerance_days and tolerance_side:
+                        columns.append(columns_of.group_near(f.name))
             else:
                 columns.append(f.name)
         return columns
@@ -257,7 +272,8 @@ def _bloom_settings(table: dict, where: str, base: BloomSettings | None = None) 
 
 
 _FIELD_KEYS = {"name", "encoding", "normalise", "columns", "parts", "swap", "tolerance_days", "tolerance_holder",
-               "salt", "bits", "qgram", "hashes", "balance", "xor_fold", "key"}
+               "salt", "bits", "qgram", "hashes", "balance", "xor_fold", "key", "wide_tolerance_days",
+               "establishment_groups"}
 
 
 def _parse_field(table: dict, index: int, bloom_defaults: BloomSettings, holders: set[str]) -> FieldSpec:
@@ -295,6 +311,15 @@ def _parse_field(table: dict, index: int, bloom_defaults: BloomSettings, holders
     tolerance_holder = table.get("tolerance_holder")
     if tolerance_holder is not None and tolerance_holder not in holders:
         raise SpecError(f"{where}: tolerance_holder must name a holder ({', '.join(sorted(holders))})")
+    if encoding != "events" and ({"wide_tolerance_days", "establishment_groups"} & set(table)):
+        raise SpecError(f"{where}: 'wide_tolerance_days' and 'establishment_groups' apply to events fields only")
+    wide = table.get("wide_tolerance_days", FieldSpec.wide_tolerance_days)
+    if not isinstance(wide, int) or isinstance(wide, bool) or not (wide == 0 or tolerance < wide <= 30):
+        raise SpecError(f"{where}: wide_tolerance_days is 0 (none) or a whole number of days above "
+                        f"tolerance_days ({tolerance}) and at most 30")
+    groups = table.get("establishment_groups", FieldSpec.establishment_groups)
+    if not isinstance(groups, bool):
+        raise SpecError(f"{where}: establishment_groups is true or false")
     bloom_keys = {"bits", "qgram", "hashes", "balance", "xor_fold"} & set(table)
     if encoding != "bloom" and (bloom_keys or "salt" in table):
         raise SpecError(f"{where}: {sorted(bloom_keys | ({'salt'} & set(table)))[0]!r} applies to bloom fields only")
@@ -304,6 +329,7 @@ def _parse_field(table: dict, index: int, bloom_defaults: BloomSettings, holders
              if encoding == "bloom" else None)
     return FieldSpec(name=name, encoding=encoding, normalise=normalise, columns=columns, parts=parts,
                      swap=bool(table.get("swap", True)), tolerance_days=tolerance, tolerance_holder=tolerance_holder,
+                     wide_tolerance_days=wide, establishment_groups=groups,
                      salt=table.get("salt"), bloom=bloom, key=str(table.get("key", "")))
 
 

@@ -10,6 +10,13 @@ recall, u by random sampling (10 million pairs, as the docs recommend), m by EM 
 on blocking rules that leave each comparison free at least once, then
 ``predict(threshold_match_probability=0.5)``. Splink does not make links one-to-one.
 
+Training rules must exist in the data: a rule that pairs no records (the death-date rule
+when the cohort records no death dates, as in the harsh preset) makes Splink raise
+EMTrainingException. Each EM rule is therefore checked first (one DuckDB join, LIMIT 1);
+one that pairs nobody is replaced by its fallback, a rule that leaves the same comparisons
+free (indirect: equal first stay token instead of equal death date and sex), or dropped
+if it has none; what was used and dropped is in timings.json.
+
 ``--variant full`` (FEBRL only) adds FEBRL's other columns (social security number, street
 number, address, suburb), as Splink's FEBRL4 example does; the default uses the same
 fields as Harmonie's names spec.
@@ -30,6 +37,10 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 PREDICT_THRESHOLD = 0.5
+# indirect: records whose first stay token (in sort order) is the same stay. It leaves sex,
+# birth month and residence free, as the death-date rule does, and reads the stays column,
+# so Splink does not train the stays comparison on it (the rule forces one shared stay)
+FIRST_STAY_RULE = "list_min(l.stays) = list_min(r.stays)"
 
 
 def surname_comparison() -> cl.CustomComparison:
@@ -84,6 +95,7 @@ def configure(run: Run, n_left: int, n_right: int) -> dict:
                     block_on("birth_date"), block_on("commune")]
         deterministic = [block_on("first_name", "birth_name", "birth_date")]
         em_rules = [block_on("birth_date"), block_on("commune")]
+        fallbacks = {}
         if run.args.variant == "full":
             comparisons += [cl.DamerauLevenshteinAtThresholds("raw_soc_sec_id", [1, 2]),
                             cl.ExactMatch("raw_street_number").configure(term_frequency_adjustments=True),
@@ -102,6 +114,7 @@ def configure(run: Run, n_left: int, n_right: int) -> dict:
         deterministic = [block_on("first_name", "birth_name", "birth_date"),
                          block_on("first_name", "use_name", "birth_date")]
         em_rules = [block_on("birth_date"), block_on("first_name", "birth_name")]
+        fallbacks = {}
         recall = 0.7
         if run.scenario == "direct":
             comparisons.insert(0, cl.DamerauLevenshteinAtThresholds("nir", [1]))
@@ -117,6 +130,7 @@ def configure(run: Run, n_left: int, n_right: int) -> dict:
         deterministic = None  # no rule is near-certain without names: the prior is one match per cohort record
         # EM cannot train on an exploding rule (Splink refuses): the other two rules leave every comparison free once
         em_rules = [block_on("birth_ym", "sex", "commune"), block_on("death_date", "sex")]
+        fallbacks = {1: FIRST_STAY_RULE}  # no death dates: the first stay frees what death date and sex would
         recall = None
     settings = SettingsCreator(
         link_type="link_only", unique_id_column_name="id", blocking_rules_to_generate_predictions=blocking,
@@ -124,7 +138,35 @@ def configure(run: Run, n_left: int, n_right: int) -> dict:
         **({} if deterministic else {"probability_two_random_records_match": min(n_left, n_right) /
                                      (n_left * n_right)}))
     return {"settings": settings, "deterministic": deterministic, "recall": recall, "em_rules": em_rules,
-            "blocking": [_describe(b) for b in blocking]}
+            "em_fallbacks": fallbacks, "blocking": [_describe(b) for b in blocking]}
+
+
+def training_rules(con, left: pd.DataFrame, right: pd.DataFrame, rules: list, fallbacks: dict
+                   ) -> tuple[list, list[str]]:
+    """The EM rules that pair at least one record in these data (a rule that pairs none is
+    replaced by its fallback when that one does), and a note per rule left out."""
+    check = con.cursor()  # its own connection: Splink's stays free of unfinished results and views
+    check.register("em_check_l", left)
+    check.register("em_check_r", right)
+
+    def pairs_some(rule) -> bool:
+        sql = _describe(rule)
+        return len(check.execute(f"SELECT 1 FROM em_check_l AS l JOIN em_check_r AS r ON {sql} LIMIT 1")
+                   .fetchall()) > 0
+
+    used, notes = [], []
+    for i, rule in enumerate(rules):
+        if pairs_some(rule):
+            used.append(rule)
+            continue
+        fallback = fallbacks.get(i)
+        if fallback is not None and pairs_some(fallback):
+            used.append(fallback)
+            notes.append(f"{_describe(rule)} pairs no records: replaced by {_describe(fallback)}")
+        else:
+            notes.append(f"{_describe(rule)} pairs no records: left out")
+    check.close()
+    return used, notes
 
 
 def main() -> int:
@@ -152,7 +194,10 @@ def main() -> int:
     with run.stage("u by random sampling (1e7 pairs)"):
         linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)
     with run.stage("m by EM"):
-        for rule in cfg["em_rules"]:
+        em_rules, em_notes = training_rules(con, left, right, cfg["em_rules"], cfg["em_fallbacks"])
+        for note in em_notes:
+            print(f"EM: {note}", flush=True)
+        for rule in em_rules:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True)
     threshold = run.args.threshold or PREDICT_THRESHOLD
@@ -165,7 +210,8 @@ def main() -> int:
                           "right_id": frame.id_r.where(~flipped, frame.id_l),
                           "score": frame.match_probability})
     run.config = {"threshold_match_probability": threshold, "blocking_rules": cfg["blocking"],
-                  "em_rules": [_describe(r) for r in cfg["em_rules"]], "u_max_pairs": 1e7,
+                  "em_rules": [_describe(r) for r in em_rules], "em_rules_replaced_or_left_out": em_notes,
+                  "u_max_pairs": 1e7,
                   "variant": run.args.variant or "same fields as Harmonie"}
     run.finish(links)
     return 0

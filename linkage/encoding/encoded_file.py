@@ -2,7 +2,8 @@
 
 An encoded file is Parquet: ``linkage_id`` plus the spec's encoded columns, and under the
 schema metadata key ``harmonie`` a JSON document: format and version, spec name and hash,
-key fingerprint, holder role, row counts and what normalisation set aside. It holds no
+key fingerprint, holder role, row counts and what normalisation set aside, and, when
+encoded with a FINESS map, the map's SHA-256 (``finess_map_sha256``). It holds no
 plaintext identifier and no local id.
 """
 
@@ -37,8 +38,13 @@ class EncodedFile:
         return self.metadata["key_fingerprint"]
 
 
+def encoded_metadata(metadata: dict) -> dict:
+    """The metadata document an encoded file carries: format and version, then the encoding's own."""
+    return {"format": ENCODED_FORMAT, "format_version": ENCODED_FORMAT_VERSION, **metadata}
+
+
 def write_encoded(table: pa.Table, metadata: dict, path: str | Path) -> Path:
-    document = {"format": ENCODED_FORMAT, "format_version": ENCODED_FORMAT_VERSION, **metadata}
+    document = encoded_metadata(metadata)
     schema_metadata = dict(table.schema.metadata or {})
     schema_metadata[METADATA_KEY] = json.dumps(document, sort_keys=True).encode("utf-8")
     return write_parquet(table.replace_schema_metadata(schema_metadata), path)
@@ -92,7 +98,8 @@ def read_encoded(path: str | Path) -> EncodedFile:
 
 
 def check_compatible(left: dict, right: dict) -> None:
-    """Both files must come from the same spec and the same secret, and from two holders."""
+    """Both files must come from the same spec, the same secret and the same FINESS map (or none),
+    and from two holders."""
     if left["spec_hash"] != right["spec_hash"]:
         raise HarmonieError(f"the two files were encoded with different specs "
                             f"({left['spec_hash'][:12]}... vs {right['spec_hash'][:12]}...)")
@@ -101,3 +108,8 @@ def check_compatible(left: dict, right: dict) -> None:
                             f"(fingerprints {left['key_fingerprint']} vs {right['key_fingerprint']})")
     if left.get("holder") == right.get("holder"):
         raise HarmonieError(f"both files come from the same holder ({left.get('holder')!r})")
+    left_map, right_map = left.get("finess_map_sha256"), right.get("finess_map_sha256")
+    if left_map != right_map:  # establishment-group tokens only meet under one FINESS map
+        shown = [f"{h[:12]}..." if isinstance(h, str) else "no map" for h in (left_map, right_map)]
+        raise HarmonieError(f"the two files were encoded with different FINESS maps ({shown[0]} vs {shown[1]}); "
+                            f"both holders must encode with the same --finess-map, or both without one")

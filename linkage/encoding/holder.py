@@ -2,7 +2,9 @@
 
 1. Rows without an id, or repeating an id already seen, are rejected with a reason.
 2. Every spec field is normalised (once per distinct value) and encoded under its own
-   subkey; events come from the holder's events table.
+   subkey; events come from the holder's events table (and, for events fields with
+   ``establishment_groups``, the FINESS map both holders share, whose hash goes into the
+   metadata: the linkage unit refuses files encoded with different maps).
 3. Rows with no identifying value left are rejected too.
 4. Each kept row gets a fresh linkage id, a keyed function of the local id (so reruns
    give the same file); the encoded file is sorted by linkage id and carries no local id.
@@ -24,7 +26,8 @@ import pyarrow.compute as pc
 from harmonie import __version__
 from harmonie.errors import HarmonieError
 from harmonie.progress import stage
-from linkage.encoding.events import event_columns
+from linkage.encoding.encoded_file import EncodedFile, encoded_metadata
+from linkage.encoding.events import FinessMap, event_columns
 from linkage.encoding.fields import bloom_columns, date_columns, token_columns
 from linkage.normalise.apply import Normalised, distinct_codes, normalise_columns
 from linkage.spec import Spec
@@ -39,6 +42,11 @@ class EncodeResult:
     crosswalk: pa.Table
     rejects: pa.Table
     metadata: dict
+
+    @property
+    def encoded_file(self) -> EncodedFile:
+        """What the linkage unit receives, as :func:`linkage.link` takes it without a file in between."""
+        return EncodedFile(self.encoded, encoded_metadata(self.metadata))
 
 
 def linkage_ids(subkey: bytes, local_ids: list[str]) -> tuple[list[str], np.ndarray]:
@@ -79,9 +87,17 @@ def _reject_ids(ids: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
     return reasons, text.to_pylist()
 
 
-def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, events: pa.Table | None = None
-                  ) -> EncodeResult:
-    """Encode one holder's records under ``spec`` and ``key`` (see the module docstring)."""
+def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table | pd.DataFrame,
+                  events: pa.Table | pd.DataFrame | None = None, *,
+                  finess_map: FinessMap | pa.Table | pd.DataFrame | None = None) -> EncodeResult:
+    """Encode one holder's records under ``spec`` and ``key`` (see the module docstring).
+
+    ``finess_map``: each site's establishment group (a :class:`FinessMap`, or its table:
+    ``finess`` and the group), for events fields with ``establishment_groups``; without it
+    those fields get no group tokens and the file is what it would be without the option.
+    """
+    patients, events = (pa.Table.from_pandas(t, preserve_index=False) if isinstance(t, pd.DataFrame) else t
+                        for t in (patients, events))  # pandas in, as a notebook user has it
     holder = spec.holder(role)
     _check_columns(patients, required_columns(spec, role), "the input table")
     event_fields = [f for f in spec.fields if f.encoding == "events"]
@@ -89,6 +105,14 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
         if events is None:
             raise HarmonieError(f"the spec encodes events ({event_fields[0].name}): give the events table (--stays)")
         _check_columns(events, [holder.events.id_column, holder.events.finess, holder.events.date], "the events table")
+    if finess_map is not None:
+        if not any(f.establishment_groups for f in event_fields):
+            raise HarmonieError("a FINESS map was given but no events field of the spec has "
+                                "establishment_groups = true: it would not be used")
+        if isinstance(finess_map, pd.DataFrame):
+            finess_map = pa.Table.from_pandas(finess_map, preserve_index=False)
+        if isinstance(finess_map, pa.Table):
+            finess_map = FinessMap.from_table(finess_map)
 
     rows_in = patients.num_rows
     reasons, local_ids = _reject_ids(patients[holder.id_column])
@@ -123,10 +147,13 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
             as_text = pc.utf8_trim_whitespace(pc.cast(pa.array(event_ids), pa.string()))  # as patient ids are
             row_of_id = _row_lookup([local_ids[i] for i in kept], as_text.to_pylist())
             event_row = np.where(event_codes >= 0, row_of_id[event_codes], -1)
-            emit_near = bool(f.tolerance_days) and f.tolerance_holder in (None, role)
+            tolerance_side = f.tolerance_holder in (None, role)
+            emit_near = bool(f.tolerance_days) and tolerance_side
             new, event_flags = event_columns(f.name, key.subkey(spec.project, f.key_name, "events"), event_row,
                                              events[holder.events.finess], events[holder.events.date], n,
-                                             f.tolerance_days, emit_near)
+                                             f.tolerance_days, emit_near, wide_days=f.wide_tolerance_days,
+                                             emit_wide=bool(f.wide_tolerance_days) and tolerance_side,
+                                             finess_map=finess_map if f.establishment_groups else None)
             columns.update(new)
             flags[f.name] = event_flags
             identifying |= np.diff(new[f.name].offsets.to_numpy()) > 0
@@ -150,8 +177,10 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table, ev
         "tool": f"harmonie {__version__}", "spec_name": spec.name, "spec_hash": spec.hash,
         "key_fingerprint": key.fingerprint, "holder": role,
         "rows_in": rows_in, "rows_encoded": encoded.num_rows, "rows_rejected": rejects.num_rows,
-        "columns": spec.encoded_columns(role), "fields": flags,
+        "columns": spec.encoded_columns(role, groups=finess_map is not None), "fields": flags,
     }
+    if finess_map is not None:  # absent without a map: the metadata is what it was before maps
+        metadata["finess_map_sha256"] = finess_map.sha256
     assert metadata["rows_in"] == metadata["rows_encoded"] + metadata["rows_rejected"]
     return EncodeResult(encoded, crosswalk, rejects, metadata)
 
