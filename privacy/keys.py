@@ -100,10 +100,7 @@ def create_new_file(path: str | os.PathLike, data: bytes, *, mode: int = 0o600, 
     except OSError as exc:
         raise KeyFileError(f"cannot write the {what} {path}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(fd, data)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -129,13 +126,18 @@ def _create_directly(path: Path, data: bytes, flags: int, mode: int, what: str) 
     except FileExistsError:
         raise KeyFileError(f"{path} already exists; a {what} is never overwritten") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(fd, data)
     except BaseException:
         os.unlink(path)  # we created it (O_EXCL): never leave a partial key behind
         raise
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd``, flush and fsync it, and close it."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _fsync_folder(folder: Path) -> None:
