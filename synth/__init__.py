@@ -1,1 +1,19 @@
-"""Synthetic replicas: the analytic dataset, SDV generators, and the utility report."""
+"""Synthetic replicas of the linked oncology dataset: extracts, the analytic dataset, generators, utility.
+
+    tables, counts = make_extract("cohort", "holder_cohort/", "crosswalk.parquet", linked_ids("links.parquet"))
+    analytic = build_analytic(links, cohort_tables, snds_tables, seed=0)   # .train, .control, .quarantine
+    fit_model(analytic.train, "model/", seed=0)
+    replica, manifest = sample_model("model/", seed=1)
+    report = build_utility_report(analytic.train, replica, "utility/", control=analytic.control)
+
+Generators are SDV's (Business Source License 1.1: no commercial synthetic-data service).
+"""
+
+from harmonie.lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "make_extract": "synth.extract", "write_extract": "synth.extract", "linked_ids": "synth.extract",
+    "build_analytic": "synth.analytic", "fit_model": "synth.replica", "sample_model": "synth.replica",
+    "read_dataset": "synth.dataset", "write_dataset": "synth.dataset",
+    "build_utility_report": "synth.report",
+})
