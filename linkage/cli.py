@@ -362,4 +362,155 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
     click.echo(f"wrote {out / 'bench.md'} and {out / 'bench.json'}")
 
 
-commands = [simulate, spec, encode, link, evaluate, bench]
+# --- second round: given names of the undecided pairs, under per-pair keys (linkage/second_round.py)
+
+
+@click.command("query-pairs")
+@click.option("--spec", "spec_file", required=True, type=FILE, help="The linkage spec both files were encoded with.")
+@click.option("--left", "left_path", required=True, type=FILE, help="Encoded file of the first holder (the cohort).")
+@click.option("--right", "right_path", required=True, type=FILE, help="Encoded file of the second holder (SNDS).")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
+              help="Folder for query.parquet (send it to both holders) and first_round.parquet (keep it).")
+@click.option("--model", "model_path", type=FILE,
+              help="The first round's model.json (from `harmonie link`): the same weights without EM.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Match probability above which a pair is a link, as given to `harmonie link` [default: the model's].")
+@click.option("--decided", type=click.FloatRange(0, 1, min_open=True), default=0.999, show_default=True,
+              help="A left record whose best candidate is at least this probable is decided (not queried).")
+@click.option("--min-probability", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.02,
+              show_default=True, help="Candidates of undecided records at least this probable are queried.")
+@click.option("--max-per-record", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="At most this many queried pairs per record (the holders refuse more than they allow).")
+@click.option("--max-group", type=click.IntRange(2, 1000), default=12, show_default=True,
+              help="At most this many records joined by queried pairs (the holders refuse larger groups).")
+@click.option("--unlinked-top", type=click.IntRange(0, 10), default=0, show_default=True,
+              help="Also query the best candidates of left records left without a link, even below the "
+                   "assignment floor.")
+def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, model_path: Path | None,
+                threshold: float | None, decided: float, min_probability: float, max_per_record: int,
+                max_group: int, unlinked_top: int) -> None:
+    """Second round, linkage unit: ask both holders for the given names of the undecided pairs.
+
+    Re-runs the first round (with --model, the link run's weights without EM), selects the
+    pairs it cannot decide and writes the query: pairs of linkage ids, nothing else.
+    """
+    from harmonie.io import ensure_output_dir
+    from linkage.model import load_model
+    from linkage.second_round import Selection, first_round
+    from linkage.spec import load_spec
+    from privacy.audit.trail import note
+
+    out = ensure_output_dir(out_dir)
+    state, summary = first_round(load_spec(spec_file), left_path, right_path,
+                                 model=load_model(model_path) if model_path else None, threshold=threshold,
+                                 selection=Selection(decided, min_probability, max_per_record, max_group, unlinked_top))
+    query = state.query
+    state.save(out / "first_round.parquet")
+    query.save(out / "query.parquet")
+    q = state.metadata["queried"]
+    note(key_fingerprint=summary["key_fingerprint"], spec_hash=summary["spec_hash"],
+         rows={"pairs": q["pairs"], "left": q["left_records"], "right": q["right_records"]})
+    click.echo(f"first round: {summary['links']:,} links, {summary['grey_zone_pairs']:,} pairs in the grey zone")
+    click.echo(f"query: {q['pairs']:,} undecided pairs of {q['left_records']:,} {state.metadata['left_holder']} and "
+               f"{q['right_records']:,} {state.metadata['right_holder']} records")
+    click.echo(f"wrote {out / 'query.parquet'} (send it to both holders), {out / 'first_round.parquet'} (keep it)")
+
+
+@click.command("encode-pairs")
+@click.option("--spec", "spec_file", required=True, type=FILE, help="The linkage spec (the one `encode` used).")
+@click.option("--key", "key_file", required=True, type=FILE,
+              help="The linkage key file (passphrase from HARMONIE_KEY_PASSPHRASE or a prompt).")
+@click.option("--holder", type=str, help="Which holder of the spec this is [default: from the crosswalk].")
+@click.option("--in", "in_path", required=True, type=FILE, help="The holder's records (Parquet or CSV), as encoded.")
+@click.option("--crosswalk", "crosswalk_path", required=True, type=FILE, help="The crosswalk `encode` wrote.")
+@click.option("--query", "query_path", required=True, type=FILE, help="query.parquet from the linkage unit.")
+@click.option("--out", "out_path", required=True, type=FILE, help="The answer to send back to the linkage unit.")
+@click.option("--given-names-column", "column", help="Column of the given names [default: the spec's first_names].")
+@click.option("--max-pairs-per-record", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Refuse a query pairing one of this holder's records with more records than this.")
+@click.option("--max-group", type=click.IntRange(2, 10000), default=12, show_default=True,
+              help="Refuse a query whose pairs join more records than this into one group (within a group the "
+                   "linkage unit learns which records share a given name).")
+@click.option("--max-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Refuse a query asking for more than this share of this holder's records.")
+@click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
+              help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
+def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: Path, crosswalk_path: Path,
+                 query_path: Path, out_path: Path, column: str | None, max_pairs_per_record: int, max_group: int,
+                 max_share: float, text_encoding: str) -> None:
+    """Second round, holder: encode the given names of the queried pairs, each under its pair's own key.
+
+    The same name in two pairs gives unrelated filters, so the linkage unit can compare the two
+    holders' names of a pair but count nothing across records.
+    """
+    from harmonie.errors import HarmonieError
+    from harmonie.io import read_table
+    from linkage.encoding.pair_names import GIVEN_NAMES_COLUMN, AnswerLimits, PairQuery, encode_pairs as answer
+    from linkage.spec import load_spec
+    from privacy.audit.trail import note
+    from privacy.keys import load_key, passphrase_from_environment
+
+    parsed = load_spec(spec_file)
+    query = PairQuery.load(query_path)
+    crosswalk = read_table(crosswalk_path, what="crosswalk")
+    role = holder or (crosswalk.schema.metadata or {}).get(b"harmonie.holder", b"").decode("utf-8", "replace")
+    if not role:
+        raise HarmonieError("cannot tell which holder this crosswalk belongs to; pass --holder")
+    holder_spec = parsed.holder(role)
+    for path in (out_path,):
+        if path.resolve() in (in_path.resolve(), crosswalk_path.resolve(), query_path.resolve()):
+            raise HarmonieError(f"refusing to overwrite an input file ({path})")
+    key = load_key(key_file, passphrase_from_environment())
+    patients = read_table(in_path, columns=[holder_spec.id_column, column or holder_spec.column(GIVEN_NAMES_COLUMN)],
+                          encoding=text_encoding, what="input")
+    result = answer(parsed, key, role, patients, crosswalk, query,
+                    limits=AnswerLimits(max_pairs_per_record, max_group, max_share), column=column)
+    result.save(out_path)
+    m = result.metadata
+    note(key_fingerprint=key.fingerprint, spec_hash=parsed.hash, rows={"pairs": m["pairs"], "records": m["records"]})
+    click.echo(f"{role}: {m['pairs']:,} pairs answered for {m['records']:,} records "
+               f"({m['pairs_without_given_name']:,} pairs without a given name)")
+    click.echo(f"spec {parsed.name} ({parsed.hash[:12]}), key {key.fingerprint}, query {m['query_sha256'][:12]}")
+    click.echo(f"wrote {out_path} (for the linkage unit)")
+
+
+@click.command("resolve")
+@click.option("--spec", "spec_file", required=True, type=FILE, help="The linkage spec of the first round.")
+@click.option("--first-round", "state_path", required=True, type=FILE,
+              help="first_round.parquet written by `harmonie query-pairs`.")
+@click.option("--given-names", "answer_paths", required=True, nargs=2, type=FILE,
+              help="The two holders' answers (either order).")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
+              help="Folder for links.parquet, grey_zone.parquet, given_names_model.json and summary.json.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Match probability above which a pair is a link [default: chosen by the model].")
+def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], out_dir: Path,
+            threshold: float | None) -> None:
+    """Second round, linkage unit: rescore the queried pairs with their given names and link again."""
+    from linkage.encoding.pair_names import PairAnswer
+    from linkage.second_round import FirstRound, resolve as run_resolve
+    from linkage.second_round import write_second_round_outputs
+    from linkage.spec import load_spec
+    from privacy.audit.trail import note
+
+    state = FirstRound.load(state_path)
+    result = run_resolve(load_spec(spec_file), state, [PairAnswer.load(p) for p in answer_paths],
+                         threshold=threshold)
+    write_second_round_outputs(result, out_dir)
+    s, r = result.summary, result.summary["second_round"]
+    note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
+         rows={"pairs": r["queried_pairs"], "links": s["links"]})
+    model = {level["label"]: level["weight"] for level in r["model"]["levels"]}
+    click.echo(f"{r['queried_pairs']:,} queried pairs; given-name weights: "
+               + ", ".join(f"{label} {weight:+.1f}" for label, weight in model.items()))
+    click.echo(f"{s['links']:,} links at match probability >= {s['threshold']['probability']:.3f} (first round "
+               f"{r['first_round_links']:,}: {r['links_dropped']:,} dropped, {r['links_added']:,} added); "
+               f"{s['grey_zone_pairs']:,} pairs in the grey zone")
+    e = s["estimated"]
+    click.echo(f"model's own estimate: precision {e['precision']:.4f}, recall {e['recall']:.4f}")
+    for warning in s["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {out_dir}/")
+
+
+commands = [simulate, spec, encode, link, evaluate, bench, query_pairs, encode_pairs, resolve]
