@@ -261,8 +261,21 @@ class FellegiSunter:
                     excluded: set[int], max_matches: int, estimates: list[list[tuple[np.ndarray, float]]]) -> None:
         """EM on one session's distinct patterns (over the comparisons ``included``); its m estimates,
         weighted by the matches it expects, go to ``estimates`` and its report to ``sessions_``.
-        Shared by the local and Spark engines."""
+        Shared by the local and Spark engines.
+
+        A session in which fewer than two comparisons are ever observed (the others left out,
+        or missing on every pair, as a death date is in a cohort that records none) is not
+        fitted: with one indicator, a latent class model cannot tell matches from non-matches,
+        and EM would drift to any m; the comparison is estimated by the other sessions and the
+        leave-one-out step instead."""
         pairs = int(counts.sum())
+        observed = [k for k in range(len(included)) if counts[patterns[:, k] != MISSING].sum() > 0]
+        if len(observed) < 2:
+            self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": 0.0,
+                                   "left_out": [self.comparisons[j].name for j in sorted(excluded)],
+                                   "iterations": 0, "converged": True,
+                                   "skipped": "fewer than two comparisons observed: not identifiable"})
+            return
         start = [self._default_m(self.comparisons[j]) for j in included]
         m, lam, iterations, converged = self.em_from_counts(patterns, counts, included, start,
                                                             min(1.0, max_matches / pairs))

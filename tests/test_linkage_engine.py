@@ -375,3 +375,22 @@ def test_the_link_summary_warns_when_em_does_not_converge(encoded, tmp_path):
     calm = link(replace(spec, model=replace(spec.model, expected_match_share=0.97)),
                 *(encoded[("names", role)][0] for role in ("cohort", "snds")))
     assert not any("EM did not converge" in w or "recall estimate assumes" in w for w in calm.summary["warnings"])
+
+
+def test_a_session_observing_a_single_comparison_is_not_fitted():
+    """One indicator cannot tell matches from non-matches: the session is recorded as skipped, and the
+    comparison is estimated elsewhere (here by the session where both comparisons are observed)."""
+    rng = np.random.default_rng(1)
+    comparisons = [Comparison("a", "token", ("agree", "disagree")), Comparison("b", "token", ("agree", "disagree"))]
+    model = FellegiSunter(comparisons).fit_u(rng.integers(0, 2, size=(10_000, 2)).astype(np.int8))
+    levels = np.r_[np.zeros((300, 2)), rng.integers(0, 2, size=(3_000, 2))].astype(np.int8)
+    only_a = levels.copy()
+    only_a[:, 1] = -1  # b missing on every pair of the first session
+    both = np.r_[only_a, levels]
+    mask_first = np.r_[np.ones(len(levels), bool), np.zeros(len(levels), bool)]
+    model.fit(both, total_pairs=10 ** 7, sessions=[("b never observed", mask_first, set()),
+                                                    ("both observed", ~mask_first, set())])
+    first, second = model.sessions_[0], model.sessions_[1]
+    assert first["skipped"].startswith("fewer than two comparisons observed") and first["iterations"] == 0
+    assert "skipped" not in second and second["expected_matches"] > 100
+    assert model.m_[0][0] > 0.5  # agreement on 'a' is learned as a sign of a match
