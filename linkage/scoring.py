@@ -91,14 +91,14 @@ def _dice_value_shares(c, table, left: EncodedRecords, right: EncodedRecords, li
     reach the top level (birth name with birth name, or with a married name), the rarest.
     """
     best = np.full(len(li), np.inf)
+    right_shares = {rcol: _shares(table, filter_hashes(right.filters[rcol][0][ri])) for rcol in c.columns}
     for lcol in c.columns:
         lwords, lones = left.filters[lcol]
         left_share = _shares(table, filter_hashes(lwords[li]))
         for rcol in c.columns:
             rwords, rones = right.filters[rcol]
             agree = dice_pairs(lwords, rwords, lones, rones, li, ri) >= c.thresholds[0]
-            share = np.maximum(left_share, _shares(table, filter_hashes(rwords[ri])))
-            best = np.where(agree, np.minimum(best, share), best)
+            best = np.where(agree, np.minimum(best, np.maximum(left_share, right_shares[rcol])), best)
     return np.where(np.isfinite(best), best, 0.0)
 
 

@@ -64,8 +64,9 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False)
 
 
-def _trajectory_hash(data: dict[str, pd.DataFrame]) -> pd.Series:
-    """Per patient (index: patient id), a hash of the multiset of their claims dated from diagnosis; 0 if too few.
+def _trajectory_hash(data: dict[str, pd.DataFrame]) -> tuple[pd.Series, pd.Series]:
+    """Per patient with claims (index: patient id), a hash of the multiset of their claims dated from
+    diagnosis, and how many claims it covers.
 
     Each claim is hashed on (table, days from diagnosis, length or quantity, code); a
     patient's hash is the sum of their claims' hashes modulo 2**64, which does not depend
@@ -85,7 +86,8 @@ def _trajectory_hash(data: dict[str, pd.DataFrame]) -> pd.Series:
         parts.append(pd.DataFrame({PATIENT_ID: rows[PATIENT_ID].to_numpy(), "hash": _row_hash(events).to_numpy()}))
     events = pd.concat(parts, ignore_index=True)
     grouped = events.groupby(PATIENT_ID)["hash"]
-    return grouped.sum().astype(np.uint64) ^ (grouped.size().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    sizes = grouped.size()
+    return grouped.sum().astype(np.uint64) ^ (sizes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)), sizes
 
 
 @dataclass
@@ -98,7 +100,6 @@ class ScreenedSet:
     full_hash: pd.Series
     patient_hash: pd.Series
     trajectory: pd.Series  # per row of ``attack``; 0 where the trajectory is too short to screen
-    trajectory_events: pd.Series
 
 
 def prepare(name: str, data: dict[str, pd.DataFrame], tolerance: CopyTolerance) -> ScreenedSet:
@@ -112,14 +113,12 @@ def prepare(name: str, data: dict[str, pd.DataFrame], tolerance: CopyTolerance) 
         if pd.api.types.is_datetime64_any_dtype(patient_rows[column]):
             patient_rows[column] = patient_rows[column].dt.strftime("%Y-%m-%d")
     patient_rows = patient_rows.astype(str)
-    trajectory = _trajectory_hash(data)
-    n_events = (data["stays"][PATIENT_ID].value_counts().add(data["dispensings"][PATIENT_ID].value_counts(),
-                                                              fill_value=0))
+    trajectory, n_events = _trajectory_hash(data)
     ids = patients[PATIENT_ID]
     events = ids.map(n_events).fillna(0).astype(np.int64)
     traj = ids.map(trajectory).fillna(0).astype(np.uint64)
     traj = traj.where(events >= tolerance.min_trajectory_events, np.uint64(0)).astype(np.uint64)
-    return ScreenedSet(name, ids, attack, _row_hash(attack), _row_hash(patient_rows), traj, events)
+    return ScreenedSet(name, ids, attack, _row_hash(attack), _row_hash(patient_rows), traj)
 
 
 def _exact_matches(replica: pd.Series, real: pd.Series) -> np.ndarray:
