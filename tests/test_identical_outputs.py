@@ -6,7 +6,8 @@ the single link plan (issue #16), and recomputed, deliberately, when term freque
 name filters and per-record match probabilities changed the model, and when the NIR's
 contradiction level and the summary's warnings came, and when the indirect spec's stays
 gained wide-tolerance and establishment-group levels, and when EM stopped fitting sessions
-that observe a single comparison (issue #17). A change
+that observe a single comparison (issue #17), and when the simulated world gained
+treatment effects, care pathways and costs (issue #23: new death dates and stays). A change
 that alters any of them changes behaviour: if that is intended, say so in its commit and
 recompute them there (the encoded files' digests must then still be unchanged unless the
 encoding changed too).
@@ -24,23 +25,23 @@ from privacy.keys import LinkageKey
 KEY = LinkageKey(bytes(range(32)))
 BEFORE = {
     "direct/cohort.encoded": "0090dde4485ff701c3854863ea6d07a786a86cd24d3fa61d470f22b5f77311f4",
-    "direct/grey_zone": "f95a71e1c01a6739a0af25c1b146b208755e8ac8675ebd7341ca57c1e30d2042",
-    "direct/links": "c71ce5b7a6f18dcd6ad2ee0ee106529c07e8f64ceca894ab77ff914cce36face",
-    "direct/model.json": "a65671d1a85088e6ba50c3d4b66a6cf996ad70e6c0bfc8205afe12a968e20ad6",
-    "direct/snds.encoded": "c8a5f2e21ffd30ea4b0dbabb37adab962b4324ff0060ecc2d486ad3f5f4125c3",
-    "direct/summary.json": "c7eda033936f043f3e84276415aa8bb0855137b58b6fd6c9d2e5e61c114ab01c",
-    "indirect/cohort.encoded": "9b4d23627c8c63d5c3745013fc32d03a84881c48c545ac4083bfa40b5aa55dc6",
-    "indirect/grey_zone": "830b17b94a63343c8f46ec1f3fdd27b8b609eece94534e990400560cee7f91ab",
-    "indirect/links": "86716cd3b05336a806e94ae08ec02cfbb20a2281e0663a7b826128ad0bddc03c",
-    "indirect/model.json": "9588f7325e1fb3915694cf6ff2d789e22667687ee47c229a9b1555cb7b497310",
-    "indirect/snds.encoded": "71114b62c46b466d645b021dcc06df2d4bc42827113dc2d9224d14dc05d25eff",
-    "indirect/summary.json": "150feed0ab766491caa0eed36e9227b0ef1a9affdc3438b30b8d29815a08472a",
+    "direct/grey_zone": "eb5d264981cf4016cbee6ed62179203fa23b57e827dbcb824ff9e28c07e2f715",
+    "direct/links": "972a9f02539014e3c24415bc9f29a692a3b7f1f3d3baeebea07430514ebffd1f",
+    "direct/model.json": "483207fe11648d3b0612674a5724648bb78ad3bde739bbb2e462bf70836b1b83",
+    "direct/snds.encoded": "9dee428d01da30e8ef513ebe5b5bed23c4a26d87550fbc0f9c256354fd6847b8",
+    "direct/summary.json": "d433afc4b6ba530ead5f499eaeb949e40e94ade4a2159425025b438f698fea43",
+    "indirect/cohort.encoded": "687e80b7106da92018b49f7842f39e8cbc33958c271211c2abde5d4eb16639b7",
+    "indirect/grey_zone": "7e1ad891fa7f0b8b3945f3bc00a08c7d094fb264dd226e71d2600107f45f9445",
+    "indirect/links": "26020bac96074049234352d8d52d0f06df0f210129e7bd26eb44d2260fad135a",
+    "indirect/model.json": "2fc43019df59ac3e4e633ecf51ce7bda1165369bca4de676349a069187f915d2",
+    "indirect/snds.encoded": "eac9f1e827df01869662ad5f903e4c66bed2ceeb8fe3a6e1740cbe1fc12f9a47",
+    "indirect/summary.json": "1eff23c1d7ba09f6e7f955fb1eb198efb829fb48faf90cabe788c3bafc263d49",
     "names/cohort.encoded": "663d2d9fb91f66303aa8b2708b328f298f4ec1201415d128d980a5a7bfef394c",
-    "names/grey_zone": "351ae65eda8efac60f150ffa03740ebd99f7c1649600613a39fbc2410b6b02d0",
-    "names/links": "92b4c4ded91c81ee1e6bf7232a15e796212f25166a2fce5d48a7313c15b1e927",
-    "names/model.json": "06201b255deb692ba18fa95c22022154e3536aaabd4bd4da8023bafa9e61a77c",
-    "names/snds.encoded": "9d9fc7fd7390923894611f77361fa418371c069fc521634750e88ff905bb77e7",
-    "names/summary.json": "3eb996312d6291bab1cb7eaaeb25cdf12da271cceee3932987cf093938ee5199",
+    "names/grey_zone": "ca29152a092836e66cf13473b3253d61db958b7dc6965f83ea3c38346957ea05",
+    "names/links": "c008df9c12453ed576240c0e61ad65a7c76b2defc6ef3662dcc0f1960f28677a",
+    "names/model.json": "3856aa87e70c9d1d671f6acf33ef0b7352633dcb46825024de10a22df24877ce",
+    "names/snds.encoded": "0c8590c50115bc57dc77b5509f32d6539e26d8e7875137200d6f50f945552888",
+    "names/summary.json": "b38cb32f65a970b0060f413052d2f1936427685763103a4b93f9ba5759c46b63",
 }
 
 

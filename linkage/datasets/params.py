@@ -1,7 +1,8 @@
 """Every knob of the simulated population, each documented, with realistic defaults.
 
 Parameters are plain frozen dataclasses. From the command line, any of them can be set
-with ``--param NAME=VALUE`` (``cohort.name_typo=0.1`` for a per-side corruption rate);
+with ``--param NAME=VALUE`` (``cohort.name_typo=0.1`` for a per-side corruption rate,
+``clinical.hr_surgery=0.5`` for an effect of the clinical world);
 ``harmonie simulate --list-params`` prints them all with their documentation.
 """
 
@@ -57,6 +58,53 @@ SNDS_CORRUPTION = SideCorruption(
 )
 
 
+def _positive(default: float, doc: str) -> Any:
+    """A ratio or a scale: validated to be > 0."""
+    return field(default=default, metadata={"doc": doc, "positive": True})
+
+
+@dataclass(frozen=True)
+class ClinicalEffects:
+    """The clinical world's planted effects: hazard ratios of death, confounding by indication
+    in the choice of treatments, causes of death, and the knobs of the care pathways.
+
+    Survival is exponential with hazard ``h = c[cancer, stage] * H[cancer, stage] *
+    hr_age_per_year ** (age - 65) * r`` where ``H`` is ``reference.CANCER_HAZARD``, ``r`` the
+    product of the subtype, treatment and sex hazard ratios below and ``c`` a constant per
+    cell keeping its mean hazard that of the age factor alone: each ratio is the true
+    conditional hazard ratio of a Cox model stratified by cancer and stage.
+    """
+
+    hr_breast_her2: float = _positive(1.3, "hazard ratio of death, breast HER2+ vs HR+/HER2-")
+    hr_breast_triple_negative: float = _positive(1.8, "hazard ratio of death, breast triple-negative vs HR+/HER2-")
+    hr_lung_squamous: float = _positive(1.15, "hazard ratio of death, lung squamous vs adenocarcinoma")
+    hr_lung_small_cell: float = _positive(1.6, "hazard ratio of death, lung small-cell vs adenocarcinoma")
+    hr_ovarian_clear_cell: float = _positive(1.5, "hazard ratio of death, ovarian clear-cell vs high-grade serous")
+    hr_surgery: float = _positive(0.55, "hazard ratio of death of surgery")
+    hr_chemotherapy: float = _positive(0.80, "hazard ratio of death of chemotherapy")
+    hr_radiotherapy: float = _positive(0.90, "hazard ratio of death of radiotherapy")
+    hr_hormone_therapy: float = _positive(0.65, "hazard ratio of death of hormone therapy")
+    hr_targeted_therapy: float = _positive(0.60, "hazard ratio of death of a targeted therapy")
+    hr_male: float = _positive(1.20, "hazard ratio of death, men vs women")
+    hr_age_per_year: float = _positive(1.03, "hazard ratio of death per year of age at diagnosis")
+    surgery_or_per_decade: float = _positive(0.65, "odds ratio of surgery per 10 years of age at diagnosis (older "
+                                                   "patients are operated less: confounding by indication)")
+    chemotherapy_or_per_decade: float = _positive(0.55, "odds ratio of chemotherapy per 10 years of age at diagnosis")
+    radiotherapy_or_per_decade: float = _positive(0.85, "odds ratio of radiotherapy per 10 years of age at diagnosis")
+    background_mortality_at_65: float = _rate(0.012, "yearly mortality from causes other than the cancer at 65 "
+                                                     "(Gompertz); sets the share of deaths of another cause")
+    background_mortality_growth: float = _positive(1.095, "growth of that mortality per year of age at death")
+    max_other_cause_share: float = _rate(0.9, "largest share of a patient's death hazard from another cause")
+    palliative_stay_rate: float = _rate(0.55, "share of deaths preceded by a palliative-care stay (Z51.5) ending "
+                                              "at or shortly before death")
+    end_of_life_morphine_rate: float = _rate(0.5, "share of deaths preceded by morphine dispensings")
+    radiotherapy_in_pmsi: float = _rate(0.45, "share of radiotherapy courses given in hospitals that file "
+                                              "sessions in PMSI (the others are billed outside PMSI)")
+    hormone_quarterly_share: float = _rate(0.9, "share of hormone therapy patients dispensed 3 boxes every ~84 "
+                                                 "days (the others 1 box every ~28 days)")
+    hormone_stop_rate_per_year: float = _rate(0.15, "yearly rate of stopping hormone therapy before 5 years")
+
+
 @dataclass(frozen=True)
 class PopulationParams:
     """The simulated cohort <-> SNDS population."""
@@ -68,8 +116,13 @@ class PopulationParams:
     cohort_cancer_mix: tuple[float, float, float] = _p((0.70, 0.22, 0.08), "cohort shares of breast, lung, ovarian cancer")
     first_diagnosis_year: int = _p(2008, "first year of diagnosis")
     last_diagnosis_year: int = _p(2025, "last year of diagnosis; follow-up ends on 31 December of that year")
-    stays_per_beneficiary: float = _p(10.0, "mean hospital stays per person (lung > ovarian > breast)")
-    dispensings_per_beneficiary: float = _p(6.0, "mean drug dispensings per SNDS beneficiary")
+    stays_per_beneficiary: float = _p(10.0, "mean hospital stays per person: the care pathways' own (~8.4 by "
+                                            "default: work-up, surgery, sessions, palliative care) and other medical "
+                                            "stays making up the rest (none when the pathways alone reach it)")
+    dispensings_per_beneficiary: float = _p(9.0, "mean drug dispensings per SNDS beneficiary: the care pathways' own "
+                                                 "(~8.3 by default: up to 5 years of hormone therapy for a third of them) and "
+                                                 "other drugs of follow-up making up the rest (none when the pathways "
+                                                 "alone reach it)")
     cohort_stays_at_centre: float = _rate(0.70, "share of a cohort patient's stays that take place in their cancer centre")
     non_cohort_treated_at_centre: float = _rate(0.08, "share of non-cohort SNDS patients also treated in a cancer centre")
     married_name_rate: float = _rate(0.60, "share of adult women using a spouse's surname")
@@ -99,6 +152,8 @@ class PopulationParams:
                                           "Vitale: their record carries the NIR of a real SNDS beneficiary of another "
                                           "birth date or sex, in the same commune, whose surname they use")
     cohort_nir_spaced: float = _rate(0.25, "share of present cohort NIRs written with spaces ('2 56 03 75 114 005 42')")
+    clinical: ClinicalEffects = _p(ClinicalEffects(), "the clinical world: hazard ratios, treatment choice, "
+                                                      "causes of death, care pathways")
     cohort: SideCorruption = _p(COHORT_CORRUPTION, "corruption of the cohort holder's records")
     snds: SideCorruption = _p(SNDS_CORRUPTION, "corruption of the SNDS holder's records")
 
@@ -112,6 +167,9 @@ class PopulationParams:
         for name, value in _rates(self):
             if not 0.0 <= value <= 1.0:
                 raise InvalidParameter(f"{name} must be between 0 and 1 (got {value})")
+        for name, value in _rates(self, kind="positive"):
+            if not 0.0 < value < 1e6:
+                raise InvalidParameter(f"{name} must be a positive number (got {value})")
         for name in ("snds_cancer_mix", "cohort_cancer_mix"):
             mix = getattr(self, name)
             if len(mix) != 3 or min(mix) < 0 or abs(sum(mix) - 1) > 1e-6:
@@ -167,13 +225,14 @@ def _get(params: Any, dotted: str) -> Any:
     return params
 
 
-def _rates(params: Any, prefix: str = "") -> list[tuple[str, float]]:
+def _rates(params: Any, prefix: str = "", kind: str = "rate") -> list[tuple[str, float]]:
+    """(dotted name, value) of every parameter marked ``kind`` ("rate" or "positive"), nested groups included."""
     out = []
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
-        if isinstance(value, SideCorruption):
-            out.extend(_rates(value, f"{f.name}."))
-        elif f.metadata.get("rate"):
+        if dataclasses.is_dataclass(value):
+            out.extend(_rates(value, f"{prefix}{f.name}.", kind))
+        elif f.metadata.get(kind):
             out.append((prefix + f.name, value))
     return out
 
@@ -219,12 +278,13 @@ def with_overrides(params: PopulationParams, assignments: list[str]) -> Populati
             raise InvalidParameter(f"unknown parameter {name!r} (see harmonie simulate --list-params)")
         current = getattr(params, head)
         if tail:
-            if not isinstance(current, SideCorruption) or tail not in {f.name for f in dataclasses.fields(current)}:
+            if not dataclasses.is_dataclass(current) or tail not in {f.name for f in dataclasses.fields(current)}:
                 raise InvalidParameter(f"unknown parameter {name!r} (see harmonie simulate --list-params)")
-            side = dataclasses.replace(current, **{tail: _coerce(raw, getattr(current, tail), name)})
-            params = dataclasses.replace(params, **{head: side})
+            group = dataclasses.replace(current, **{tail: _coerce(raw, getattr(current, tail), name)})
+            params = dataclasses.replace(params, **{head: group})
         else:
-            if isinstance(current, SideCorruption):
-                raise InvalidParameter(f"{name} is a group; set one of its rates, e.g. {name}.name_typo=0.05")
+            if dataclasses.is_dataclass(current):
+                example = dataclasses.fields(current)[0].name
+                raise InvalidParameter(f"{name} is a group; set one of its parameters, e.g. {name}.{example}=...")
             params = dataclasses.replace(params, **{head: _coerce(raw, current, name)})
     return params

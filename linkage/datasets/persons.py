@@ -1,4 +1,4 @@
-"""The people behind the records: demographics, cancer, survival, identity, NIR, residence.
+"""The people behind the records: demographics, cancer, identity, NIR, residence.
 
 One row per person, as numpy arrays (and :class:`CodedStrings` for names). Records on
 either side are later drawn from these people and damaged by the corruption model.
@@ -70,7 +70,12 @@ def place_table(geo: Geography) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw_demographics(rng: np.random.Generator, cancer: np.ndarray, first_year: int, last_year: int):
-    """Sex, age, dates of birth/diagnosis/death, stage and subtype for people with a cancer."""
+    """Sex, dates of birth and diagnosis, stage, subtype, age at diagnosis (years) and a
+    standard exponential draw per person, for people with a cancer.
+
+    The date of death is not drawn here: it depends on the treatments, drawn afterwards
+    (:func:`linkage.datasets.clinical.draw_clinical_world`), whose survival time is the
+    exponential draw divided by the person's hazard."""
     n = len(cancer)
     start, end = day_number(f"{first_year}-01-01"), day_number(f"{last_year}-12-31")
     male_share = np.array([ref.CANCER_SEX_MALE[c] for c in ref.CANCERS])[cancer]
@@ -83,11 +88,7 @@ def draw_demographics(rng: np.random.Generator, cancer: np.ndarray, first_year: 
 
     stage_cum = np.cumsum(np.array([ref.CANCER_STAGES[c] for c in ref.CANCERS]), axis=1)[cancer]
     stage = (1 + (rng.random((n, 1)) > stage_cum).sum(axis=1)).clip(1, 4).astype(np.int8)
-    hazard = np.array([ref.CANCER_HAZARD[c] for c in ref.CANCERS])[cancer, stage - 1]
-    hazard = hazard * np.exp(0.03 * (age_years - 65.0))
-    survival_days = rng.exponential(1.0 / hazard) * DAYS_PER_YEAR
-    death = (diagnosis + np.ceil(survival_days)).astype(np.int64)
-    death = np.where(death <= end, death, -1).astype(np.int32)
+    exposure = rng.standard_exponential(n)  # as many draws as the exponential survival times of before
 
     subtype = np.empty(n, dtype=object)
     for k, name in enumerate(ref.CANCERS):
@@ -95,7 +96,7 @@ def draw_demographics(rng: np.random.Generator, cancer: np.ndarray, first_year: 
         labels = list(ref.CANCER_SUBTYPES[name])
         probs = np.array(list(ref.CANCER_SUBTYPES[name].values()))
         subtype[rows] = np.array(labels, dtype=object)[rng.choice(len(labels), size=len(rows), p=probs / probs.sum())]
-    return sex, birth, diagnosis, death, stage, subtype
+    return sex, birth, diagnosis, stage, subtype, age_years, exposure
 
 
 def draw_identities(rng: np.random.Generator, sex: np.ndarray, birth: np.ndarray, diagnosis: np.ndarray,

@@ -1,8 +1,9 @@
 """``make_population``: a French cohort <-> SNDS test population with ground truth.
 
-The generator draws people (cancer, survival, identity, NIR, residence, care), picks the
-cohort's patients among them, and writes what each holder would hold: the cohort's
-patients and stays, SNDS's beneficiaries, stays and dispensings. Both holders' records
+The generator draws people (cancer, the clinical world of treatments, survival and cause
+of death, identity, NIR, residence, care pathways), picks the cohort's patients among them,
+and writes what each holder would hold: the cohort's patients and stays, SNDS's
+beneficiaries, stays and dispensings (see docs/simulator_clinical_world.md). Both holders' records
 are damaged by the corruption model; the truth says which cohort patient is which
 beneficiary. Everything is vectorised and deterministic under the seed.
 
@@ -29,10 +30,10 @@ from harmonie.io import ensure_output_dir, write_parquet, write_text
 from harmonie.progress import stage
 from linkage.datasets import reference as ref
 from linkage.datasets.care import (
-    ATC_CODES, DIAGNOSIS_CODES, Dispensings, Stays, draw_dispensings, draw_stays, send_to_sister_sites, shift_days,
-    shift_days_far,
+    ATC_CODES, DIAGNOSIS_CODES, GHM_CODES, CarePeople, Dispensings, Stays, draw_dispensings, draw_stays,
+    plan_treatments, send_to_sister_sites, shift_days, shift_days_far,
 )
-from linkage.datasets.clinical import draw_treatments
+from linkage.datasets.clinical import DEATH_CAUSES, TREATMENTS, draw_clinical_world, planted_hazard_ratios
 from linkage.datasets.coded import CodedStrings, zero_padded
 from linkage.datasets.corruption import pick
 from linkage.datasets.geography import Geography, finess_entities, france
@@ -48,9 +49,10 @@ from linkage.datasets.records import (
 
 FORMAT_VERSION = "1"
 # Streams are spawned by position: new ones go at the end, and the knobs of issue #17 draw
-# from their own, only when switched on, so default populations stay byte-identical.
+# from their own, only when switched on. "clinical" (the cohort's own treatment draws of
+# before) is no longer drawn from; "treatments" draws the clinical world (issue #23).
 _STREAMS = ("people", "identity", "nir", "cohort", "care", "snds_records", "cohort_records", "ids", "clinical",
-            "centres", "sites", "stay_shifts", "deaths", "borrowed_nir")
+            "centres", "sites", "stay_shifts", "deaths", "borrowed_nir", "treatments")
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Population:
     params: PopulationParams
     seed: int
     corruption_rates: pd.DataFrame
+    world: "World | None" = dataclasses.field(default=None, repr=False)  # with make_population(keep_world=True)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name].to_pandas()
@@ -72,6 +75,7 @@ class Population:
             "seed": self.seed,
             "preset": preset_name(self.params),
             "params": dataclasses.asdict(self.params),
+            "planted_hazard_ratios": planted_hazard_ratios(self.params.clinical),
             "rows": {name: table.num_rows for name, table in self.tables.items()},
             "corruption_rates": self.corruption_rates.to_dict(orient="records"),
         }
@@ -119,6 +123,9 @@ class World:
     nir_lender: np.ndarray | None = None   # per cohort member: the person whose NIR they carry, -1 for none
     stays: Stays | None = None
     dispensings: Dispensings | None = None
+    age: np.ndarray | None = None          # years at diagnosis (the one survival and treatments depend on)
+    treatments: dict[str, np.ndarray] | None = None  # bool per name of clinical.TREATMENTS
+    death_cause: np.ndarray | None = None  # int16 index into clinical.DEATH_CAUSES, -1 when alive
 
     @property
     def n(self) -> int:
@@ -143,6 +150,12 @@ def _take(values: pa.Array | np.ndarray, rows: np.ndarray) -> pa.Array:
     if not isinstance(values, pa.Array):
         values = pa.array(values)
     return values.take(pa.array(np.asarray(rows, dtype=np.int64)))
+
+
+def _coded(values: tuple[str, ...], index: np.ndarray, present: np.ndarray) -> pa.Array:
+    """values[index] as strings, null where not ``present``."""
+    strings = _take(pa.array(values, pa.string()), np.maximum(index, 0))
+    return pc.if_else(pa.array(present, pa.bool_()), strings, pa.scalar(None, pa.string()))
 
 
 def _date32(days: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
@@ -210,9 +223,14 @@ def _draw_people(p: PopulationParams, streams: dict, geo: Geography, n_snds_peop
     snds_cancer = rng.choice(3, size=n_snds_people, p=np.asarray(p.snds_cancer_mix))
     only_cancer = np.repeat(np.arange(3), _split_counts(n_only, p.cohort_cancer_mix))
     cancer = np.concatenate([snds_cancer, only_cancer]).astype(np.int8)
-    sex, birth, diagnosis, death, stage_, subtype = draw_demographics(
+    sex, birth, diagnosis, stage_, subtype, age, exposure = draw_demographics(
         rng, cancer, p.first_diagnosis_year, p.last_diagnosis_year)
     end_day = day_number(f"{p.last_diagnosis_year}-12-31")
+    # the clinical world: treatments (by cancer, stage, subtype and age), then survival and cause of death
+    clinical = draw_clinical_world(streams["treatments"], cancer=cancer, stage=stage_, subtype=subtype, sex=sex,
+                                   age=age, diagnosis=diagnosis, exposure=exposure, end_day=end_day,
+                                   effects=p.clinical)
+    death = clinical.death
     last_day = np.where(death >= 0, death, end_day).astype(np.int32)
     dept, commune_dx, commune_now = draw_residence(rng, geo, diagnosis, last_day, p.move_rate_per_year,
                                                    p.move_far_rate)
@@ -223,7 +241,8 @@ def _draw_people(p: PopulationParams, streams: dict, geo: Geography, n_snds_peop
     twins = _pair_twins(rng, sex, birth, int(round(n_snds_people * p.twin_rate / 2)), np.arange(n_snds_people))
     birth[twins[:, 1]] = birth[twins[:, 0]]
     return World(n_snds_people, cancer, sex, birth, diagnosis, death, last_day, stage_, subtype, dept,
-                 commune_dx, commune_now, cohort_people, twins)
+                 commune_dx, commune_now, cohort_people, twins, age=age.astype(np.float32),
+                 treatments=clinical.treatments, death_cause=clinical.death_cause)
 
 
 def _draw_identities(w: World, p: PopulationParams, streams: dict, geo: Geography) -> None:
@@ -265,24 +284,27 @@ def _draw_care(w: World, p: PopulationParams, streams: dict, geo: Geography) -> 
     cum = geo.dept_centre_cum[w.dept[treated]]
     w.centre[treated] = np.minimum((rng.random((int(treated.sum()), 1)) > cum).sum(axis=1), geo.n_centres - 1)
     centre_share = np.where(in_cohort, p.cohort_stays_at_centre, 0.5)
-    w.stays = draw_stays(rng, geo, cancer=w.cancer, diagnosis=w.diagnosis, last_day=w.last_day, residence_dept=w.dept,
-                         centre=w.centre, centre_share=centre_share, mean_stays=p.stays_per_beneficiary)
+    people = CarePeople(w.cancer, w.stage, w.subtype, w.age, w.diagnosis, w.last_day, w.death >= 0, w.treatments)
+    timeline = plan_treatments(rng, people, p.clinical)
+    w.stays = draw_stays(rng, geo, people, timeline, residence_dept=w.dept, centre=w.centre,
+                         centre_share=centre_share, mean_stays=p.stays_per_beneficiary, effects=p.clinical)
     # stays at another site of the centre's legal entity (PMSI files them under that site)
     send_to_sister_sites(streams["sites"], geo, w.stays, p.sister_site_rate)
     k = w.n_snds_people
-    w.dispensings = draw_dispensings(rng, cancer=w.cancer[:k], diagnosis=w.diagnosis[:k], last_day=w.last_day[:k],
-                                     mean_count=p.dispensings_per_beneficiary)
+    w.dispensings = draw_dispensings(rng, people.take(slice(0, k)), timeline,
+                                     mean_count=p.dispensings_per_beneficiary, effects=p.clinical)
 
 
 # --- what each holder records -------------------------------------------------------------
 
-def _record_stays(stays: Stays, side: str, rates, rng: np.random.Generator, log: CorruptionLog,
+def _record_stays(stays: Stays, rows: np.ndarray, side: str, rates, rng: np.random.Generator, log: CorruptionLog,
                   far_rng: np.random.Generator, max_days: int) -> tuple[Stays, np.ndarray]:
-    """A holder's copy of some care events: a share lost, a share a day off, a share
-    (``stay_shifted_far``) 2 or more days off. Returns the copy and the rows of ``stays`` kept."""
-    kept = np.flatnonzero(rng.random(len(stays), dtype=np.float32) >= rates.stay_missing)
-    log.add(side, "stays", "missing", np.setdiff1d(np.arange(len(stays)), kept), len(stays), rates.stay_missing)
-    recorded, shifted = shift_days(rng, stays.subset(kept), rates.stay_shifted)
+    """A holder's copy of the care events ``stays[rows]``: a share lost, a share a day off, a
+    share (``stay_shifted_far``) 2 or more days off. Returns the copy and the positions in
+    ``rows`` kept (one copy of the events is made, not two: 30 million at the Harmonie scale)."""
+    kept = np.flatnonzero(rng.random(len(rows), dtype=np.float32) >= rates.stay_missing)
+    log.add(side, "stays", "missing", np.setdiff1d(np.arange(len(rows)), kept), len(rows), rates.stay_missing)
+    recorded, shifted = shift_days(rng, stays.subset(rows[kept]), rates.stay_shifted)
     log.add(side, "stays", "shifted", shifted, len(recorded), rates.stay_shifted)
     far = np.zeros(0, dtype=np.int64)
     if rates.stay_shifted_far > 0:
@@ -292,15 +314,20 @@ def _record_stays(stays: Stays, side: str, rates, rng: np.random.Generator, log:
 
 
 def _stays_table(id_column: str, ids: pa.Array, number: np.ndarray, record: np.ndarray, stays: Stays,
-                 finess: np.ndarray) -> pa.Table:
+                 finess: np.ndarray, claims: bool = False) -> pa.Table:
+    """The stays as a holder's table; ``claims`` adds PMSI's GHM and cost (SNDS only)."""
     order = _event_order(number, record, stays.admission)
-    return pa.table({
+    columns = {
         id_column: _take(ids, record[order]),
         "finess": _take(finess, stays.hospital[order]),
         "admission_date": _date32(stays.admission[order]),
         "discharge_date": _date32(stays.discharge[order]),
         "main_diagnosis": _take(np.asarray(DIAGNOSIS_CODES), stays.diagnosis[order]),
-    })
+    }
+    if claims:
+        columns["ghm"] = _take(np.asarray(GHM_CODES), stays.ghm[order])
+        columns["cost_eur"] = pa.array(stays.cost[order] / 100.0, type=pa.float64())
+    return pa.table(columns)
 
 
 @dataclass
@@ -335,7 +362,9 @@ def _snds_copy_of(stays: Stays, source: np.ndarray, kept: np.ndarray, true_admis
 
 
 def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog,
-               cohort_stays: np.ndarray) -> SndsSide:
+               cohort_stays: np.ndarray, release_events: bool = False) -> SndsSide:
+    """SNDS's records; ``release_events`` drops the world's true stays and dispensings once
+    copied (the last to need them), to keep the peak memory down at scale."""
     rng, rates = streams["snds_records"], p.snds
     snds_people = np.arange(w.n_snds_people)
     n_dup = p.n_snds - w.n_snds_people
@@ -370,6 +399,8 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
         "snds_id": ids, "sex": sex, "birth_date": birth, "birth_name": birth_names.to_arrow(),
         "use_name": use_names.to_arrow(), "first_names": first_names, "nir": nir, "commune_code": commune,
         "death_date": _date32(w.death[person], ~dead | death_missing),
+        # CépiDC's underlying cause, for the deaths SNDS knows of
+        "death_cause": _coded(DEATH_CAUSES, w.death_cause[person], dead & ~death_missing),
     }).take(pa.array(np.argsort(number)))
 
     # events move to a person's second id after a split date
@@ -385,12 +416,14 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
         return np.where(later, dup_records[np.maximum(k, 0)], event_person)
 
     source = np.flatnonzero(w.stays.person < w.n_snds_people)
-    stays, kept = _record_stays(w.stays.subset(source), "snds", rates, rng, log, streams["stay_shifts"],
+    stays, kept = _record_stays(w.stays, source, "snds", rates, rng, log, streams["stay_shifts"],
                                 p.stay_shift_max_days)
     cohort_stay_offset = _snds_copy_of(stays, source, kept, w.stays.admission, cohort_stays)
     del source, kept
+    if release_events:
+        w.stays = None
     stays_table = _stays_table("snds_id", ids, number, record_of(stays.person, stays.admission), stays,
-                               geo.hospital_finess)
+                               geo.hospital_finess, claims=True)
     del stays
     d = w.dispensings
     record = record_of(d.person, d.date)
@@ -398,7 +431,11 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
     dispensings = pa.table({
         "snds_id": _take(ids, record[order]), "dispensing_date": _date32(d.date[order]),
         "atc_code": _take(np.asarray(ATC_CODES), d.atc[order]), "quantity": d.quantity[order],
+        "cost_eur": pa.array(d.cost[order] / 100.0, type=pa.float64()),
     })
+    del d, record, order
+    if release_events:
+        w.dispensings = None
     return SndsSide(ids, person, dup_people, dup_records,
                     {"snds_beneficiaries": beneficiaries, "snds_stays": stays_table, "snds_dispensings": dispensings},
                     cohort_stay_offset)
@@ -473,7 +510,7 @@ def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, l
     known &= ~silent
     lag = rng.integers(0, 366, size=m)
     last_news = np.where(known, w.death[person], np.maximum(w.diagnosis[person], w.last_day[person] - lag))
-    treatments = draw_treatments(streams["clinical"], w.cancer[person], w.stage[person], w.subtype[person])
+    treatments = {name: w.treatments[name][person] for name in TREATMENTS}  # the world's: SNDS claims follow them
     patients = pa.table({
         "cohort_id": ids,
         "centre_finess": _take(geo.hospital_finess, geo.centre_hospital[centre]),
@@ -500,7 +537,7 @@ def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, l
     recorded_finess[geo.centre_sister_hospital] = geo.hospital_finess[geo.centre_hospital[sister_centre]]
     s = w.stays
     own = np.flatnonzero((row_of[s.person] >= 0) & (site_centre[s.hospital] == w.centre[s.person]))
-    stays, kept = _record_stays(s.subset(own), "cohort", rates, rng, log, streams["stay_shifts"],
+    stays, kept = _record_stays(s, own, "cohort", rates, rng, log, streams["stay_shifts"],
                                 p.stay_shift_max_days)
     source = own[kept]
     record = row_of[stays.person]
@@ -604,11 +641,45 @@ def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: 
         "cohort_death_missing": cohort.death_missing[by_id],
         "borrowed_nir": cohort.borrowed_nir[by_id],
     })
+    clinical = _clinical_truth(w, snds, cohort)
     duplicates = pa.table({"snds_id": _take(snds.ids, snds.duplicate_records),
                            "same_person_as": _take(snds.ids, snds.duplicate_people)})
     duplicates = duplicates.take(pc.sort_indices(duplicates, sort_keys=[("snds_id", "ascending")]))
     return {"truth": truth, "hard_cases": hard_cases, "snds_duplicates": duplicates,
-            "corruptions": _corruption_table(log, {"snds": snds.ids, "cohort": cohort.ids})}
+            "corruptions": _corruption_table(log, {"snds": snds.ids, "cohort": cohort.ids}),
+            "clinical_truth": clinical}
+
+
+def _clinical_truth(w: World, snds: SndsSide, cohort: CohortSide) -> pa.Table:
+    """The clinical world, one row per simulated person: their first SNDS id (null for
+    cohort-only patients), cohort id (null outside the cohort), disease, age, sex, the
+    treatments their claims follow, true dates of death and end of follow-up, cause of death.
+    Sorted by SNDS id, cohort-only patients last."""
+    k = w.n_snds_people
+    in_snds = np.arange(w.n) < k
+    cohort_row = np.full(w.n, -1, dtype=np.int64)
+    cohort_row[w.cohort_people] = np.arange(len(w.cohort_people))
+    dead = w.death >= 0
+    table = pa.table({
+        "snds_id": pc.if_else(pa.array(in_snds), _take(snds.ids, np.where(in_snds, np.arange(w.n), 0)),
+                              pa.scalar(None, pa.string())),
+        "cohort_id": pc.if_else(pa.array(cohort_row >= 0), _take(cohort.ids, np.maximum(cohort_row, 0)),
+                                pa.scalar(None, pa.string())),
+        "cancer_type": _take(np.asarray(ref.CANCERS), w.cancer),
+        "subtype": pa.array(w.subtype, type=pa.string()),
+        "stage": w.stage,
+        "sex": w.sex,
+        "age_at_diagnosis": pa.array(w.age, type=pa.float32()),
+        "diagnosis_date": _date32(w.diagnosis),
+        **{name: w.treatments[name] for name in TREATMENTS},
+        "death_date": _date32(w.death, ~dead),
+        "end_of_follow_up": _date32(w.last_day),
+        "death_cause": _coded(DEATH_CAUSES, w.death_cause, dead),
+    })
+    if table.num_rows == 0:
+        return table
+    return table.take(pc.sort_indices(table, sort_keys=[("snds_id", "ascending"), ("cohort_id", "ascending")],
+                                      null_placement="at_end"))
 
 
 def _corruption_table(log: CorruptionLog, ids: dict[str, pa.Array]) -> pa.Table:
@@ -628,7 +699,7 @@ def _corruption_table(log: CorruptionLog, ids: dict[str, pa.Array]) -> pa.Table:
 # --- entry point -------------------------------------------------------------------------
 
 def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, seed: int = 0,
-                    params: PopulationParams | None = None) -> Population:
+                    params: PopulationParams | None = None, keep_world: bool = False) -> Population:
     """Simulate a cohort <-> SNDS population with ground truth.
 
     Parameters
@@ -641,6 +712,9 @@ def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, s
         Same seed and parameters give identical tables.
     params:
         Every other knob (see :class:`PopulationParams`).
+    keep_world:
+        Also keep the simulated people and their true care events, before either holder's
+        corruption, as ``population.world`` (a :class:`World`; for checks, not at scale).
     """
     p = params or PopulationParams()
     p = dataclasses.replace(p, n_cohort=p.n_cohort if n_cohort is None else int(n_cohort),
@@ -666,8 +740,9 @@ def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, s
     with stage(f"cohort records ({p.n_cohort:,} patients)"):
         cohort = _cohort_side(world, p, streams, geo, log)
     with stage(f"SNDS records ({p.n_snds:,} beneficiary ids)"):
-        snds = _snds_side(world, p, streams, geo, log, np.sort(cohort.stay_source))
+        snds = _snds_side(world, p, streams, geo, log, np.sort(cohort.stay_source), release_events=not keep_world)
     with stage("truth and hard cases"):
         truth = _truth_tables(world, n_in, snds, cohort, log, geo)
     tables = {**cohort.tables, **snds.tables, **truth, "finess_entities": finess_entities(geo)}
-    return Population(tables=tables, params=p, seed=seed, corruption_rates=pd.DataFrame(log.rates))
+    return Population(tables=tables, params=p, seed=seed, corruption_rates=pd.DataFrame(log.rates),
+                      world=world if keep_world else None)

@@ -190,3 +190,78 @@ DISPENSING_ATC: dict[str, dict[str, float]] = {
              "R05DA04": 0.11, "H02AB06": 0.2},
     "ovarian": {"L01XK01": 0.25, "A04AA01": 0.25, "L03AA13": 0.15, "N02AA01": 0.15, "H02AB06": 0.2},
 }
+
+# --- the clinical world: care pathways, GHM, tariffs, prices, causes of death --------------
+#
+# Tariffs and prices below are of the order of the public ones (ATIH GHS tariffs of the
+# public sector, Ameli / base des médicaments public prices per box); they give claims
+# realistic magnitudes, they are not the tariffs of any given year.
+
+# GHM-like roots (5 characters: CMD, type letter, number; C = surgical, M = medical, Z =
+# undifferentiated, as in the ATIH classification). Surgery by cancer (breast: partial,
+# then total mastectomy for malignancy), medical stays by cancer (the first for stays
+# coded with the cancer itself, the others for complications), sessions and palliative care.
+GHM_SURGERY: dict[str, tuple[str, ...]] = {"breast": ("09C05", "09C04"), "lung": ("04C02",), "ovarian": ("13C03",)}
+GHM_MEDICAL: dict[str, tuple[str, ...]] = {
+    "breast": ("09M05", "09M06", "09M07"),
+    "lung": ("04M07", "04M05", "04M08"),
+    "ovarian": ("13M03", "13M04", "13M05"),
+}
+GHM_CHEMOTHERAPY_SESSION = "28Z07"
+GHM_RADIOTHERAPY_SESSION = "28Z11"
+GHM_PALLIATIVE = "23Z02"
+PALLIATIVE_ICD10 = "Z515"
+
+# GHS-like tariff by GHM root (euros), the stay length above which each extra night is paid
+# a supplement (the GHS "borne haute"), and that supplement (euros per night).
+GHS_TARIFF_EUR: dict[str, float] = {
+    "09C05": 2_900.0, "09C04": 4_100.0, "04C02": 9_600.0, "13C03": 6_900.0,
+    "09M05": 2_700.0, "09M06": 2_300.0, "09M07": 3_100.0,
+    "04M07": 3_400.0, "04M05": 2_900.0, "04M08": 3_800.0,
+    "13M03": 3_000.0, "13M04": 2_600.0, "13M05": 3_500.0,
+    "28Z07": 410.0, "28Z11": 190.0, "23Z02": 6_400.0,
+}
+GHS_HIGH_BOUND_NIGHTS: dict[str, int] = {
+    "09C05": 10, "09C04": 12, "04C02": 20, "13C03": 18, "23Z02": 30,
+    **{code: 20 for code in ("09M05", "09M06", "09M07", "04M07", "04M05", "04M08", "13M03", "13M04", "13M05")},
+    "28Z07": 0, "28Z11": 0,
+}
+GHS_EXTRA_NIGHT_EUR = 210.0
+
+# Public price per box (euros) by ATC code.
+ATC_PRICE_EUR: dict[str, float] = {
+    "L02BA01": 5.2,      # tamoxifen, 30 tablets
+    "L02BG03": 11.0,     # anastrozole, 30 tablets
+    "L02BG04": 13.5,     # letrozole, 30 tablets
+    "L01BC06": 62.0,     # capecitabine, 120 tablets
+    "L01EB04": 5_100.0,  # osimertinib, 30 tablets
+    "L01XK01": 4_500.0,  # olaparib, 56 tablets
+    "L03AA13": 690.0,    # pegfilgrastim (G-CSF), one syringe
+    "A04AA01": 15.0,     # ondansetron (antiemetic)
+    "N02AA01": 10.0,     # morphine
+    "A12AX": 6.5,        # calcium + vitamin D
+    "H02AB06": 3.2,      # prednisolone
+    "R05DA04": 2.9,      # codeine (antitussive)
+    "B01AB05": 28.0,     # enoxaparin (anticoagulant), 10 syringes
+}
+# Drugs of the follow-up outside the pathways (the rest of the dispensing table): relative
+# frequency by cancer. Pathway drugs (hormone and targeted therapies, oral chemotherapy,
+# chemotherapy support, morphine at the end of life) never appear here.
+BACKGROUND_ATC: dict[str, dict[str, float]] = {
+    "breast": {"H02AB06": 0.3, "B01AB05": 0.4, "R05DA04": 0.3},
+    "lung": {"H02AB06": 0.4, "B01AB05": 0.3, "R05DA04": 0.3},
+    "ovarian": {"H02AB06": 0.3, "B01AB05": 0.5, "R05DA04": 0.2},
+}
+
+# Underlying causes of death (CépiDC, ICD-10 3 characters): the cancer's own code, or
+# another cause with these relative frequencies (lung patients smoke: more COPD and
+# myocardial infarctions; R99 = ill-defined).
+CANCER_DEATH_ICD10: dict[str, str] = {"breast": "C50", "lung": "C34", "ovarian": "C56"}
+OTHER_DEATH_CAUSES: dict[str, dict[str, float]] = {
+    "breast": {"I21": 0.10, "I50": 0.12, "I64": 0.12, "J44": 0.04, "J18": 0.08, "C18": 0.08, "F03": 0.15,
+               "E14": 0.05, "N18": 0.05, "X59": 0.09, "R99": 0.12},
+    "lung": {"I21": 0.18, "I50": 0.10, "I64": 0.09, "J44": 0.25, "J18": 0.10, "C18": 0.04, "F03": 0.05,
+             "E14": 0.05, "N18": 0.03, "X59": 0.04, "R99": 0.07},
+    "ovarian": {"I21": 0.08, "I50": 0.12, "I64": 0.12, "J44": 0.04, "J18": 0.08, "C18": 0.10, "F03": 0.14,
+                "E14": 0.05, "N18": 0.05, "X59": 0.08, "R99": 0.14},
+}
