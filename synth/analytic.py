@@ -12,8 +12,11 @@ Conventions, stated once here:
 - partial dates (unknown day or month) are taken at mid-month / mid-year;
 - death: the cohort's death date, else the SNDS one; end of follow-up: the death date,
   else the later of the cohort's last news and the patient's last claim;
-- claims are kept from ``WORKUP_DAYS`` before diagnosis to the end of follow-up; a stay
-  running past a death date is cut at the death date.
+- stays are kept from ``WORKUP_DAYS`` before diagnosis, dispensings from diagnosis
+  (:data:`synth.schema.WINDOW_START_DAYS`), to the end of follow-up; a stay running past a
+  death date is cut at the death date;
+- the cause of death is the SNDS (CépiDC) underlying cause, as 'cancer' (ICD-10 C00-D48),
+  'other' or 'unknown'.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pandas as pd
 from harmonie.errors import HarmonieError
 from linkage.normalise import map_distinct, normalise_sex, parse_date
 from synth.extract import LINKAGE_ID
-from synth.schema import PATIENT_ID, TREATMENTS, WORKUP_DAYS, column_order
+from synth.schema import PATIENT_ID, TREATMENTS, WINDOW_START_DAYS, WORKUP_DAYS, column_order
 
 _SNDS = "snds_linkage_id"
 
@@ -106,7 +109,8 @@ def _patients(cohort: pd.DataFrame, snds: pd.DataFrame, pairs: pd.DataFrame) -> 
     return p
 
 
-def _claims(table: pd.DataFrame, patients: pd.DataFrame, date_column: str) -> tuple[pd.DataFrame, dict]:
+def _claims(table: pd.DataFrame, patients: pd.DataFrame, date_column: str, window_start_days: int
+            ) -> tuple[pd.DataFrame, dict]:
     """The claims of kept patients inside their window; counts of what was left out and why."""
     rows_in = len(table)
     c = table.merge(patients[[_SNDS, PATIENT_ID, "diagnosis_date", "death_date"]],
@@ -116,10 +120,10 @@ def _claims(table: pd.DataFrame, patients: pd.DataFrame, date_column: str) -> tu
     for column in dates:
         c[column] = parse_dates(c[column])
     unreadable = c[date_column].isna()
-    too_early = c[date_column] < c["diagnosis_date"] - pd.Timedelta(days=WORKUP_DAYS)
+    too_early = c[date_column] < c["diagnosis_date"] - pd.Timedelta(days=window_start_days)
     after_death = c[date_column] > c["death_date"]
     counts["date_unreadable"] = int(unreadable.sum())
-    counts["before_workup_window"] = int((too_early & ~unreadable).sum())
+    counts["before_window"] = int((too_early & ~unreadable).sum())
     counts["after_death"] = int((after_death & ~too_early & ~unreadable).sum())
     c = c[~(unreadable | too_early | after_death)].copy()
     counts["rows_kept"] = len(c)
@@ -133,6 +137,14 @@ def _finish_stays(stays: pd.DataFrame) -> pd.DataFrame:
     return stays
 
 
+def cause_of_death(codes: pd.Series) -> pd.Series:
+    """'cancer' for an ICD-10 underlying cause in C00-D48 (neoplasms), 'other' for any other code,
+    'unknown' when there is none."""
+    text = codes.astype("string").str.strip().str.upper()
+    cause = np.where(text.str.match(r"^(C\d|D[0-4]\d)").fillna(False).to_numpy(bool), "cancer", "other")
+    return pd.Series(cause, index=codes.index, dtype="object").where(text.fillna("").ne(""), "unknown")
+
+
 def _claim_summaries(p: pd.DataFrame, stays: pd.DataFrame, dispensings: pd.DataFrame) -> pd.DataFrame:
     by_stay = stays.groupby(PATIENT_ID)["admission_date"]
     p["n_stays"] = p[PATIENT_ID].map(by_stay.size()).fillna(0).astype("int64")
@@ -144,6 +156,7 @@ def _claim_summaries(p: pd.DataFrame, stays: pd.DataFrame, dispensings: pd.DataF
     alive_end = pd.concat([p["last_news_date"], p[PATIENT_ID].map(last_claim), p["diagnosis_date"]],
                           axis=1).max(axis=1)
     p["death"] = p["death_date"].notna()
+    p["death_cause"] = cause_of_death(p["death_cause"]).where(p["death"], None)
     p["end_of_followup"] = p["death_date"].where(p["death"], alive_end)
     p["followup_days"] = (p["end_of_followup"] - p["diagnosis_date"]).dt.days.astype("int64")
     return p
@@ -178,9 +191,10 @@ def build_analytic(links: pd.DataFrame, cohort: dict[str, pd.DataFrame], snds: d
     order = np.random.default_rng([seed, 0]).permutation(len(p))
     p[PATIENT_ID] = pd.Series([f"P{i + 1:07d}" for i in np.argsort(order)], index=p.index)
 
-    stays, stay_counts = _claims(snds["snds_stays"], p, "admission_date")
+    stays, stay_counts = _claims(snds["snds_stays"], p, "admission_date", WINDOW_START_DAYS["stays"])
     stays = _finish_stays(stays)
-    dispensings, dispensing_counts = _claims(snds["snds_dispensings"], p, "dispensing_date")
+    dispensings, dispensing_counts = _claims(snds["snds_dispensings"], p, "dispensing_date",
+                                                   WINDOW_START_DAYS["dispensings"])
     p = _claim_summaries(p, stays, dispensings)
     p["stage"] = p["stage"].astype("int64")
     p["age_at_diagnosis"] = p["age_at_diagnosis"].astype("int64")

@@ -9,6 +9,8 @@ import click
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
+MAX_SAMPLE_ROWS = 2_000_000  # ~5 KB of memory per synthetic patient with its claims: ~11 GB at the bound
+_SEED = click.IntRange(0, 2**32 - 1)
 
 
 @click.group()
@@ -51,9 +53,9 @@ def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None,
 @click.option("--cohort", "cohort_dir", type=_DIR, required=True, help="The cohort holder's extract.")
 @click.option("--snds", "snds_dir", type=_DIR, required=True, help="The SNDS holder's extract.")
 @click.option("--out", "out_dir", type=_DIR, required=True)
-@click.option("--control-fraction", type=float, default=0.2, show_default=True,
+@click.option("--control-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
               help="Share of patients kept aside (never seen by a generator) for risk and utility measures.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True)
 def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, control_fraction: float,
              seed: int) -> None:
     """(data team) One row per linked patient with its claims; writes OUT/train, OUT/control, quarantine."""
@@ -99,26 +101,27 @@ def lineage_of(links_path: Path) -> dict:
 @click.option("--out", "out_dir", type=_DIR, required=True, help="Model folder to write.")
 @click.option("--generator", type=click.Choice(["gaussian_copula", "ctgan", "tvae"]), default="gaussian_copula",
               show_default=True, help="Patient-level SDV synthesizer.")
-@click.option("--mode", type=click.Choice(["conditional", "hma"]), default="conditional", show_default=True,
-              help="conditional: patient model + claims per patient (scales); hma: SDV multi-table (small data).")
-@click.option("--epochs", type=int, default=300, show_default=True, help="For ctgan and tvae.")
-@click.option("--seed", type=int, default=0, show_default=True)
-def fit(data_dir: Path, out_dir: Path, generator: str, mode: str, epochs: int, seed: int) -> None:
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=300, show_default=True,
+              help="For ctgan and tvae (1 to 100,000).")
+@click.option("--seed", type=_SEED, default=0, show_default=True)
+def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int) -> None:
     """Learn a replica model from an analytic dataset."""
     from synth.dataset import read_dataset, read_provenance
     from synth.replica import fit_model
 
-    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, mode=mode, seed=seed, epochs=epochs,
+    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, seed=seed, epochs=epochs,
                          lineage=read_provenance(data_dir).get("lineage"))
-    click.echo(f"saved a {mode}/{generator} replica model of {manifest['trained_on']['patients']:,} patients "
+    click.echo(f"saved a {generator} replica model of {manifest['trained_on']['patients']:,} patients "
                f"to {out_dir}")
 
 
 @synth.command("sample")
 @click.option("--model", "model_dir", type=_DIR, required=True)
-@click.option("--rows", type=int, default=None, help="Synthetic patients (default: as many as trained on).")
+@click.option("--rows", type=click.IntRange(1, MAX_SAMPLE_ROWS), default=None,
+              help=f"Synthetic patients, 1 to {MAX_SAMPLE_ROWS:,} (default: as many as trained on; for more, "
+                   "draw several replicas with other --seed values).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True)
 def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     """Draw a synthetic dataset (patients, stays, dispensings) from a replica model."""
     from synth.dataset import write_dataset
@@ -136,7 +139,7 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
 @click.option("--control", "control_dir", type=_DIR, default=None,
               help="Real patients the model never saw (test set for train-synthetic/test-real).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True)
 def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_dir: Path, seed: int) -> None:
     """Utility report (HTML + JSON): quality, distributions, survival curves, Cox model, TSTR."""
     from harmonie.io import ensure_output_dir

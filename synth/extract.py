@@ -27,9 +27,9 @@ EXTRACTS: dict[str, dict[str, tuple[str, list[str]]]] = {
             "chemotherapy", "radiotherapy", "hormone_therapy", "targeted_therapy", "death_date", "last_news_date"]),
     },
     "snds": {
-        "snds_beneficiaries": ("snds_id", ["sex", "birth_date", "death_date"]),
-        "snds_stays": ("snds_id", ["admission_date", "discharge_date", "main_diagnosis"]),
-        "snds_dispensings": ("snds_id", ["dispensing_date", "atc_code", "quantity"]),
+        "snds_beneficiaries": ("snds_id", ["sex", "birth_date", "death_date", "death_cause"]),
+        "snds_stays": ("snds_id", ["admission_date", "discharge_date", "main_diagnosis", "ghm", "cost_eur"]),
+        "snds_dispensings": ("snds_id", ["dispensing_date", "atc_code", "quantity", "cost_eur"]),
     },
 }
 

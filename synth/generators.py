@@ -34,7 +34,8 @@ from synth.sdv_support import metadata, quiet
 from synth.strata import fit_strata
 
 GENERATORS = ("gaussian_copula", "ctgan", "tvae")
-OUTCOMES = ("n_stays", "days_to_first_stay", "n_dispensings", "death", "end_of_followup", "followup_days")
+OUTCOMES = ("n_stays", "days_to_first_stay", "n_dispensings", "death", "death_cause", "end_of_followup",
+            "followup_days")
 MODEL_COLUMNS = {c: sdtype for c, (sdtype, _) in PATIENT_COLUMNS.items() if c not in (PATIENT_ID, *OUTCOMES)}
 DRAWN_APART = ("departement",)  # not in the strata's copulas (see the module docstring)
 DEPARTEMENT_PRIOR_PATIENTS = 200  # pseudo-patients of the national mix added to each cancer's mix

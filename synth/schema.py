@@ -4,13 +4,18 @@ One row per linked patient in ``patients``; ``stays`` (hospital stays from the S
 and ``dispensings`` (drug dispensings from the SNDS DCIR) are keyed by ``patient_id``, a
 new id drawn for the analytic dataset that is neither a local id, a linkage id nor an
 encoding. Dates are calendar dates (Parquet date32); the follow-up window of a patient runs
-from ``WORKUP_DAYS`` before diagnosis (the diagnostic work-up) to ``end_of_followup``.
+from ``WORKUP_DAYS`` before diagnosis (the diagnostic work-up) for stays, from diagnosis
+for dispensings, to ``end_of_followup``.
 """
 
 from __future__ import annotations
 
 WORKUP_DAYS = 30
-"""Claims this many days before the diagnosis date belong to the diagnostic work-up and are kept."""
+"""Stays this many days before the diagnosis date belong to the diagnostic work-up and are kept."""
+
+WINDOW_START_DAYS = {"stays": WORKUP_DAYS, "dispensings": 0}
+"""How many days before diagnosis each claims table's window opens: stays include the diagnostic
+work-up; dispensings start at diagnosis (a drug bought before it is not a cancer treatment)."""
 
 PATIENT_ID = "patient_id"
 
@@ -33,6 +38,8 @@ PATIENT_COLUMNS: dict[str, tuple[str, str]] = {
     "days_to_first_stay": ("numerical", "days from diagnosis to the first such stay (empty if none)"),
     "n_dispensings": ("numerical", "SNDS drug dispensings in the follow-up window"),
     "death": ("boolean", "died during follow-up (cohort, else SNDS death date)"),
+    "death_cause": ("categorical", "underlying cause of death (CépiDC, SNDS): 'cancer' (ICD-10 C00-D48), "
+                                   "'other', or 'unknown'; empty for patients alive at the end of follow-up"),
     "end_of_followup": ("datetime", "date of death, else the latest of last news and last claim"),
     "followup_days": ("numerical", "days from diagnosis to end_of_followup"),
 }
@@ -42,6 +49,8 @@ STAY_COLUMNS: dict[str, tuple[str, str]] = {
     "admission_date": ("datetime", "admission date"),
     "discharge_date": ("datetime", "discharge date (never before admission nor after end_of_followup)"),
     "main_diagnosis": ("categorical", "ICD-10 main diagnosis (C50x, Z511 chemotherapy session...)"),
+    "ghm": ("categorical", "GHM root of the stay (5 characters: CMD, type letter C/M/K/Z, number)"),
+    "cost_eur": ("numerical", "cost of the stay to the insurer, euros (GHS tariff)"),
 }
 
 DISPENSING_COLUMNS: dict[str, tuple[str, str]] = {
@@ -49,6 +58,7 @@ DISPENSING_COLUMNS: dict[str, tuple[str, str]] = {
     "dispensing_date": ("datetime", "dispensing date"),
     "atc_code": ("categorical", "ATC code of the drug"),
     "quantity": ("numerical", "boxes dispensed"),
+    "cost_eur": ("numerical", "cost of the dispensing to the insurer, euros"),
 }
 
 TABLES: dict[str, dict[str, tuple[str, str]]] = {

@@ -53,7 +53,7 @@ def test_analytic_counts_reconcile(analytic):
     assert sum(p["quarantine_reasons"].values()) == p["quarantined"] == len(analytic[0].quarantine)
     for table in ("stays", "dispensings"):
         c = s[table]
-        left_out = c["not_an_analysed_patient"] + c["date_unreadable"] + c["before_workup_window"] + c["after_death"]
+        left_out = c["not_an_analysed_patient"] + c["date_unreadable"] + c["before_window"] + c["after_death"]
         assert c["rows_in"] == c["rows_kept"] + left_out
         kept = len(analytic[0].train[table]) + len(analytic[0].control[table])
         assert kept == c["rows_kept"]
@@ -129,16 +129,6 @@ def test_tampered_model_file_is_refused(model, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(HarmonieError, match="does not match its manifest"):
         sample_model(copy, 10)
-
-
-def test_multi_table_mode_on_a_small_dataset(analytic, tmp_path):
-    train = analytic[0].train
-    small_ids = set(train["patients"]["patient_id"].head(250))
-    small = {name: frame[frame["patient_id"].isin(small_ids)].reset_index(drop=True) for name, frame in train.items()}
-    fit_model(small, tmp_path / "hma", mode="hma", seed=1)
-    tables, manifest = sample_model(tmp_path / "hma", 100, seed=2)
-    assert manifest["mode"] == "hma" and len(tables["patients"]) == 100
-    assert not any(check_constraints(tables).values()), check_constraints(tables)
 
 
 def test_bad_requests_are_one_line_errors(model, analytic, tmp_path):
