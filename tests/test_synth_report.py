@@ -60,6 +60,8 @@ def make_dataset(n: int, seed: int) -> dict[str, pd.DataFrame]:
     main = np.where(rng.random(owner.size) < 0.5, np.vectorize(CODES.get)(cancer[owner]),
                     np.where(chemo[owner], "Z511", "Z080"))
     ids = np.array([f"P{i:07d}" for i in rng.permutation(n) + 1])
+    session = main == "Z511"
+    discharge = discharge.where(~session, admission)  # a chemotherapy session lasts no night
     stays = pd.DataFrame({"patient_id": ids[owner], "admission_date": admission, "discharge_date": discharge,
                           "main_diagnosis": main})
     first = stays.assign(d=(admission - diagnosis[owner]).days).groupby("patient_id")["d"].min()
@@ -73,13 +75,20 @@ def make_dataset(n: int, seed: int) -> dict[str, pd.DataFrame]:
                    rng.choice(["N02BE01", "A04AA01", "B01AB05", "L01XC03"], downer.size))
     dispensings = pd.DataFrame({"patient_id": ids[downer], "dispensing_date": dates, "atc_code": atc,
                                 "quantity": rng.integers(1, 4, downer.size)})
+    nights = (stays["discharge_date"] - stays["admission_date"]).dt.days.to_numpy()
+    surgical = (~session) & (rng.random(owner.size) < 0.3)
+    stays["ghm"] = np.where(session, "28Z07", np.where(surgical, "09C05", "09M02"))
+    stays["cost_eur"] = np.round(np.where(session, 420.0, 1_800.0 + 650.0 * nights * rng.uniform(0.8, 1.2, owner.size)), 2)
+    dispensings["cost_eur"] = np.round(dispensings["quantity"] * np.where(np.char.startswith(
+        atc.astype(str), "L0"), 95.0, 6.0), 2)
+    death_cause = np.where(death, np.where(rng.random(n) < 0.8, "cancer", "other"), None)
     patients = pd.DataFrame({
         "patient_id": ids, "sex": sex, "age_at_diagnosis": age,
         "departement": rng.choice(DEPARTEMENTS, n), "cancer_type": cancer, "subtype": subtype, "stage": stage,
         "diagnosis_date": diagnosis, "surgery": surgery, "chemotherapy": chemo, "radiotherapy": radio,
         "hormone_therapy": hormone, "targeted_therapy": targeted, "n_stays": n_stays,
         "days_to_first_stay": pd.Series(ids).map(first).to_numpy(), "n_dispensings": n_disp, "death": death,
-        "end_of_followup": end, "followup_days": followup,
+        "death_cause": death_cause, "end_of_followup": end, "followup_days": followup,
     })
     return {"patients": patients, "stays": stays, "dispensings": dispensings}
 
@@ -109,7 +118,8 @@ def test_fresh_draw_of_the_same_process_is_adequate(good_report):
     names = {c["name"] for c in report["checks"]}
     assert {"sdv_quality", "correlation_max_abs_diff", "tstr_auc_ratio"} <= names
     assert {"km_max_distance:breast", "km_max_distance:lung", "km_max_distance:ovarian"} <= names
-    assert any(n.startswith("cox_ci_overlap:") for n in names)
+    assert {"cox_coverage:global", "cox_direction:global", "cox_coverage:breast", "treatment_by_stage:lung",
+            "day_case_share", "coherence:day_session_nights", "pathways:breast", "cost_per_patient:ovarian"} <= names
     assert 0.75 <= report["sdv"]["quality_score"] <= 1
     assert report["prediction"]["trtr_auc"] > 0.7
 
@@ -118,7 +128,7 @@ def test_shuffled_columns_are_low_utility(real, tmp_path):
     report = build_utility_report(real, shuffled(real, seed=3), tmp_path, seed=0)
     assert report["verdict"].startswith("low utility")
     failed = {c["name"] for c in report["checks"] if not c["passed"]}
-    assert {"correlation_max_abs_diff", "tstr_auc_ratio", "cox_ci_overlap:stage_4"} <= failed
+    assert {"correlation_max_abs_diff", "tstr_auc_ratio", "cox_coverage:global"} <= failed
     assert "km_max_distance:lung" in failed
     for name in failed:
         assert name in report["verdict"]
@@ -159,7 +169,7 @@ def test_cancer_type_missing_from_replica_fails_its_checks(real, tmp_path):
     replica["patients"] = replica["patients"][keep]
     report = build_utility_report(real, replica, tmp_path, seed=0)
     failed = {c["name"] for c in report["checks"] if not c["passed"]}
-    assert {"km_max_distance:ovarian", "cox_ci_overlap:cancer_ovarian"} <= failed
+    assert {"km_max_distance:ovarian", "cox_coverage:ovarian", "cost_per_patient:ovarian"} <= failed
     assert report["verdict"].startswith("low utility")
 
 

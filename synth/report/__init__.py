@@ -8,8 +8,13 @@ Writes ``utility.json`` (byte-identical for the same inputs and seed), a self-co
 ``utility.html`` and its figures, all three drawn from the JSON alone (:func:`write_pages`).
 Sections: SDV quality and diagnostic (:mod:`.quality`), per-variable distributions
 (:mod:`.distributions`), pairwise associations (:mod:`.correlations`), Kaplan–Meier and Cox
-(:mod:`.survival`), train-on-synthetic/test-on-real (:mod:`.prediction`); pass/fail checks
-against :data:`THRESHOLDS` (:mod:`.checks`), computed on the full data. What is written of
+(:mod:`.survival`), Cox models by cancer type with subtypes and treatments and treatment ×
+stage shares (:mod:`.treatments`), claims and their coherence with treatments (:mod:`.claims`),
+care pathways (:mod:`.care_pathways`), cost per patient (:mod:`.costs`),
+train-on-synthetic/test-on-real (:mod:`.prediction`); pass/fail checks against
+:data:`THRESHOLDS` (:mod:`.checks`), computed at full resolution, each allowing for the
+sampling noise of the real data's size (the synthetic side is never compared with more
+patients than the real one). What is written of
 real patients obeys the small-cell rule of :mod:`privacy.disclosure` (``min_cell``, 11 by
 default): see :mod:`.disclosed`; :func:`real_sources` gives what
 :func:`privacy.disclosure.scan_report` checks a written report against.

@@ -4,6 +4,11 @@ Sections are measured at full resolution and the checks drawn from that (inside 
 area); what is written goes through the small-cell rule first (:mod:`.disclosed`), and the
 page and figures are drawn from the written JSON alone (:func:`write_pages`), so nothing of
 real data reaches them that the JSON does not hold.
+
+The clinical sections (:func:`clinical_sections`: treatment and subtype effects by cancer type,
+treatment x stage shares, claims, care pathways, costs) compare the paired sample of
+:func:`synth.report.inputs.paired_sample` — at most ``max_rows`` real patients and at most as
+many synthetic ones — so that their allowances for sampling noise depend on the real data only.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from harmonie.io import ensure_output_dir, write_bytes, write_text
 from harmonie.progress import stage
 from privacy.disclosure import SNDS_MIN_CELL, DisclosureRule
 from synth.report import plots
+from synth.report.care_pathways import pathways_section
 from synth.report.checks import THRESHOLDS, build_checks, verdict
+from synth.report.claims import claims_section, with_kinds
 from synth.report.correlations import correlations
-from synth.report.disclosed import written_report
+from synth.report.costs import costs_section
+from synth.report.disclosed import written_checks, written_report
 from synth.report.distributions import (
     child_features,
     orphan_rows,
@@ -31,12 +39,14 @@ from synth.report.distributions import (
     summarise,
 )
 from synth.report.html_page import render
-from synth.report.inputs import normalise_dataset
+from synth.report.inputs import normalise_dataset, paired_sample
 from synth.report.prediction import tstr
 from synth.report.quality import sdv_scores
 from synth.report.survival import cox, kaplan_meier, kaplan_meier_shown, survival_frames
+from synth.report.treatments import effects_shown, shares_shown, treatment_effects, treatment_shares
+from synth.schema import TREATMENTS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: clinical sections (treatments, claims, pathways, costs), Cox checks by coverage
 DECIMALS = 6
 MIN_MAX_ROWS = 100
 
@@ -57,6 +67,54 @@ def _plain(value):
     return value
 
 
+CLINICAL_PARTS = ("effects", "shares", "claims", "pathways", "costs")
+
+
+def clinical_sections(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], *, seed: int,
+                      max_rows: int, rule: DisclosureRule,
+                      parts: tuple[str, ...] = CLINICAL_PARTS) -> tuple[dict, dict]:
+    """The clinical sections of two normalised datasets (:func:`synth.report.inputs.normalise_dataset`):
+    ``(measured, shown)``. ``measured`` is at full resolution (for :func:`synth.report.checks.build_checks` or
+    :func:`~synth.report.checks.clinical_checks`), ``shown`` what may be written under ``rule``. Keys: ``sizes``,
+    ``cox`` (the global model) and ``treatments`` (``cox_by_cancer``, ``shares``) for the parts "effects" and
+    "shares", ``claims``, ``pathways``, ``costs``; ``parts`` picks some of :data:`CLINICAL_PARTS` (a notebook
+    or a test looking at one question need not pay for the Cox models)."""
+    unknown = sorted(set(parts) - set(CLINICAL_PARTS))
+    if unknown:
+        raise InvalidParameter(f"unknown clinical part(s) {', '.join(unknown)} (expected: {', '.join(CLINICAL_PARTS)})")
+    sizes = {side: {t: len(f) for t, f in data.items()} for side, data in (("real", real), ("synthetic", synthetic))}
+    measured, shown = {"sizes": sizes}, {"sizes": sizes}
+    real, synthetic = with_kinds(real), with_kinds(synthetic)  # each claim's kind of care, once
+    rp, sp = paired_sample(real, synthetic, seed=seed, max_rows=max_rows)
+    if "effects" in parts or "shares" in parts:
+        with stage("utility: treatment and subtype effects"):
+            treatments, treatments_shown = {"cox_by_cancer": [], "shares": []}, {"cox_by_cancer": [], "shares": []}
+            if "effects" in parts:
+                r_surv, s_surv, _ = survival_frames(real["patients"], synthetic["patients"], seed=seed,
+                                                    max_rows=max_rows)
+                measured["cox"] = shown["cox"] = cox(r_surv, s_surv)
+                effects = treatment_effects(r_surv, s_surv)
+                treatments["cox_by_cancer"] = effects
+                treatments_shown["cox_by_cancer"] = effects_shown(effects, r_surv, rule)
+            if "shares" in parts:
+                shares = treatment_shares(rp["patients"], sp["patients"], floor=THRESHOLDS["treatment_share_abs"],
+                                          z=THRESHOLDS["share_sampling_z"], tail=THRESHOLDS["family_tail"],
+                                          min_real=THRESHOLDS["share_min_real_patients"])
+                treatments["shares"], treatments_shown["shares"] = shares, shares_shown(shares, rule)
+            measured["treatments"], shown["treatments"] = treatments, treatments_shown
+    if "claims" in parts:
+        with stage("utility: claims"):
+            measured["claims"], shown["claims"] = claims_section(rp, sp, real, synthetic, thresholds=THRESHOLDS,
+                                                                 rule=rule, seed=seed)
+    if "pathways" in parts:
+        with stage("utility: care pathways"):
+            measured["pathways"], shown["pathways"] = pathways_section(rp, sp, thresholds=THRESHOLDS, rule=rule)
+    if "costs" in parts:
+        with stage("utility: costs"):
+            measured["costs"], shown["costs"] = costs_section(rp, sp, thresholds=THRESHOLDS, rule=rule, seed=seed)
+    return measured, shown
+
+
 def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], out_dir: str | Path, *,
                          control: dict[str, pd.DataFrame] | None = None, seed: int = 0,
                          max_rows: int = 20_000, min_cell: int = SNDS_MIN_CELL) -> dict:
@@ -65,12 +123,14 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     ``real`` and ``synthetic`` are datasets of :mod:`synth.schema` (tables patients, stays,
     dispensings); ``control`` (patients never seen by the generator, only its patients table
     is used) becomes the test set of the prediction task when given. ``max_rows`` bounds the
-    patients per side used by the SDV scores, correlations, survival and prediction (seeded
-    subsamples). ``min_cell`` is the smallest count of real patients the report may show
-    (:class:`privacy.disclosure.DisclosureRule`); the checks do not depend on it. Returns the
-    report as written to ``utility.json``: sections ``sdv``, ``distributions``, ``correlations``,
-    ``survival``, ``prediction``, then ``checks``, ``notes``, ``verdict`` ("adequate" or "low
-    utility: failed ...") and ``disclosure`` (the rule applied).
+    real patients used by the SDV scores, correlations, survival, the clinical sections and
+    prediction (seeded subsamples); the synthetic side uses at most as many patients as the real
+    one, however large the replica. ``min_cell`` is the smallest count of real patients the report
+    may show (:class:`privacy.disclosure.DisclosureRule`); the checks do not depend on it. Returns
+    the report as written to ``utility.json``: sections ``sdv``, ``distributions``,
+    ``correlations``, ``survival``, ``treatments``, ``claims``, ``pathways``, ``costs``,
+    ``prediction``, then ``checks``, ``notes``, ``verdict`` ("adequate" or "low utility: failed
+    ...") and ``disclosure`` (the rule applied).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidParameter(f"seed must be a non-negative integer (got {seed!r})")
@@ -94,7 +154,11 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
         r_surv, s_surv, dropped = survival_frames(r["patients"], s["patients"], seed=seed, max_rows=max_rows)
         km = kaplan_meier(r_surv, s_surv)
         km_shown = kaplan_meier_shown(r_surv, s_surv, km, rule)
-        cox_section = cox(r_surv, s_surv)
+    clinical, clinical_shown = clinical_sections(r, s, seed=seed, max_rows=max_rows, rule=rule)
+    cox_section = clinical.pop("cox")
+    for part in (clinical, clinical_shown):
+        part.pop("sizes")
+    clinical_shown.pop("cox")
     with stage("utility: train on synthetic, test on real"):
         prediction = tstr(r["patients"], s["patients"], None if c is None else c["patients"],
                           seed=seed, max_rows=max_rows)
@@ -111,12 +175,13 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
         "correlations": corr,
         "survival": {"rows_compared": {"real": len(r_surv), "synthetic": len(s_surv)}, "dropped_rows": dropped,
                      "kaplan_meier": km, "cox": cox_section},
+        **clinical,
         "prediction": prediction,
         "thresholds": dict(THRESHOLDS),
     })
     checks, notes = build_checks(measured, rule)  # at full resolution, inside the secure area
-    report = written_report(measured, rule, kaplan_meier=_plain(km_shown))
-    report.update(checks=checks, notes=notes, verdict=verdict(checks))
+    report = written_report(measured, rule, kaplan_meier=_plain(km_shown), shown=_plain(clinical_shown))
+    report.update(checks=written_checks(checks, rule), notes=notes, verdict=verdict(checks))
     text = json.dumps(_plain(report), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     write_text(text, out / "utility.json")
     report = json.loads(text)  # the pages are drawn from what was written, nothing else
@@ -138,6 +203,11 @@ def write_pages(report: dict, out_dir: str | Path) -> None:
         "correlations": plots.correlations(report["correlations"]),
         "kaplan_meier": plots.kaplan_meier(report["survival"]["kaplan_meier"], min_cell),
         "forest": plots.forest(report["survival"]["cox"]["terms"], report["survival"]["cox"]["reference_cancer"]),
+        "forest_by_cancer": plots.forest_by_cancer(report["treatments"]["cox_by_cancer"]),
+        "treatment_shares": plots.treatment_shares(report["treatments"]["shares"], list(TREATMENTS)),
+        "claims": plots.claims(report["claims"]),
+        "pathways": plots.pathways(report["pathways"], min_cell),
+        "costs": plots.costs(report["costs"]["groups"]),
     }
     write_text(render(report, images), out / "utility.html")
     figures = ensure_output_dir(out / "figures")  # the same figures as files, for other reports and slides

@@ -30,10 +30,25 @@ def _share(share: float | None, total: int | None, rule: DisclosureRule) -> floa
     return rule.share(round(share * total), total)
 
 
-def written_report(measured: dict, rule: DisclosureRule, *, kaplan_meier: list[dict]) -> dict:
+def written_checks(checks: list[dict], rule: DisclosureRule) -> list[dict]:
+    """The checks as they may be written: private keys dropped, a threshold resting on a small real count
+    suppressed (null)."""
+    out = []
+    for check in checks:
+        written = {k: v for k, v in check.items() if not k.startswith("_")}
+        if rule.is_small(check.get("_real_count") or 0) or rule.is_small(check.get("_real_patients") or 0):
+            written["threshold"] = None
+        out.append(written)
+    return out
+
+
+def written_report(measured: dict, rule: DisclosureRule, *, kaplan_meier: list[dict],
+                   shown: dict | None = None) -> dict:
     """The measured report (sections as built by :func:`synth.report.build_utility_report`, before checks)
-    as it may be written; ``kaplan_meier`` replaces the measured survival entries."""
-    out = copy.deepcopy(measured)
+    as it may be written; ``kaplan_meier`` replaces the measured survival entries, ``shown`` the measured
+    clinical sections (by key)."""
+    out = copy.deepcopy({k: v for k, v in measured.items() if k not in (shown or {})})
+    out.update(copy.deepcopy(shown or {}))
     sizes = out["sizes"]
     sizes["real"] = {t: rule.count(n) for t, n in sizes["real"].items()}
     sizes["control"] = rule.count(sizes["control"])
@@ -65,7 +80,9 @@ def written_report(measured: dict, rule: DisclosureRule, *, kaplan_meier: list[d
         "rule": (f"no count of 1 to {rule.min_cell - 1} real patients (null where one would be), no single "
                  f"patient's value: categories and histogram bins hold at least {rule.min_cell} real patients, "
                  f"quantiles have {rule.min_cell} on each side, real shares are rounded, real survival curves are "
-                 f"shown at whole months with at least {rule.min_cell} deaths per step"),
+                 f"shown at whole months with at least {rule.min_cell} deaths per step; care pathways, subtypes, "
+                 f"kinds of care and ATC classes are named only when at least {rule.min_cell} real patients hold "
+                 f"them, a real mean cost rests on at least {rule.min_cell} patients, no real minimum or maximum"),
     }
     return out
 

@@ -14,9 +14,10 @@ from harmonie.errors import HarmonieError
 from synth.schema import PATIENT_ID, TABLES, TREATMENTS
 
 BOOLEAN_COLUMNS = (*TREATMENTS, "death")
-CATEGORICAL_COLUMNS = ("sex", "departement", "cancer_type", "subtype", "main_diagnosis", "atc_code")
+CATEGORICAL_COLUMNS = ("sex", "departement", "cancer_type", "subtype", "death_cause", "main_diagnosis", "ghm",
+                       "atc_code")
 NUMERICAL_COLUMNS = ("age_at_diagnosis", "stage", "n_stays", "days_to_first_stay", "n_dispensings", "followup_days",
-                     "quantity")
+                     "quantity", "cost_eur")
 _TRUE = {"true", "t", "1", "yes", "y", "1.0"}
 _FALSE = {"false", "f", "0", "no", "n", "0.0"}
 
@@ -104,3 +105,25 @@ def subsample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
         return frame
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=max_rows, replace=False))
     return frame.iloc[rows].reset_index(drop=True)
+
+
+def paired_sample(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], *, seed: int,
+                  max_rows: int) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The patients (with their claims) that the noise-aware checks compare: at most ``max_rows`` real
+    patients and at most as many synthetic ones, seeded as :func:`synth.report.survival.survival_frames`
+    draws them. A check's allowance for sampling noise then depends on the real data's size only: a replica
+    sampled with ten times more rows gets the same allowance, not a narrower one."""
+    r = subsample(real["patients"], max_rows, seed)
+    s = subsample(synthetic["patients"], len(r), seed + 1)
+    return _with_claims(real, r), _with_claims(synthetic, s)
+
+
+def _with_claims(side: dict[str, pd.DataFrame], patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if len(patients) == len(side["patients"]):
+        return dict(side)
+    keep = set(patients[PATIENT_ID])
+    out = {"patients": patients}
+    for table, frame in side.items():
+        if table != "patients":
+            out[table] = frame[frame[PATIENT_ID].isin(keep).to_numpy()].reset_index(drop=True)
+    return out

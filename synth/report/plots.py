@@ -137,10 +137,7 @@ def kaplan_meier(results: list[dict], min_cell: int) -> str:
     return _png(fig)
 
 
-def forest(terms: list[dict], reference: str) -> str:
-    """Hazard ratios with 95% CIs, real above synthetic for each term, log scale."""
-    fig = Figure(figsize=(7, 0.55 * max(len(terms), 1) + 1.2))
-    ax = fig.add_subplot(1, 1, 1)
+def _forest(ax, terms: list[dict], reference: str) -> None:
     labels, labelled = [], set()
     for i, term in enumerate(terms):
         y = len(terms) - 1 - i
@@ -152,6 +149,9 @@ def forest(terms: list[dict], reference: str) -> str:
             ax.errorbar(est["hr"], y + offset, xerr=[[est["hr"] - est["lower"]], [est["upper"] - est["hr"]]],
                         fmt=marker, color=colour, capsize=3, markersize=5, label=None if side in labelled else side)
             labelled.add(side)
+        if term.get("covered") is False:
+            ax.text(1.0, y, "× ", transform=ax.get_yaxis_transform(), ha="right", va="center", color="#b03a2e",
+                    fontsize=9)
     ax.axvline(1.0, color="grey", linewidth=1, linestyle=":")
     ax.set_xscale("log")
     ax.set_yticks([y for y, _ in labels])
@@ -160,5 +160,203 @@ def forest(terms: list[dict], reference: str) -> str:
     ax.tick_params(labelsize=7)
     if terms:
         ax.legend(fontsize=8, loc="lower right")
+
+
+def forest(terms: list[dict], reference: str) -> str:
+    """Hazard ratios with 95% CIs, real above synthetic for each term, log scale."""
+    fig = Figure(figsize=(7, 0.55 * max(len(terms), 1) + 1.2))
+    _forest(fig.add_subplot(1, 1, 1), terms, reference)
     fig.tight_layout()
+    return _png(fig)
+
+
+def forest_by_cancer(models: list[dict]) -> str:
+    """One forest plot per cancer type's model (treatments and subtypes); a cross marks a term whose synthetic
+    95% CI misses the real hazard ratio."""
+    models = [m for m in models if m["terms"]] or models[:1]
+    rows = max(len(models), 1)
+    heights = [0.42 * max(len(m["terms"]), 1) + 1.0 for m in models] or [1.5]
+    fig = Figure(figsize=(8, sum(heights)))
+    grid = fig.add_gridspec(rows, 1, height_ratios=heights)
+    for i, model in enumerate(models):
+        ax = fig.add_subplot(grid[i, 0])
+        _forest(ax, model["terms"], model.get("reference_subtype") or "the reference subtype")
+        ax.set_title(f"{model['cancer']} (stratified by stage)" if model["terms"] else
+                     f"{model['cancer']}: no model", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def treatment_shares(cells: list[dict], treatments: list[str]) -> str:
+    """Share of patients receiving each treatment by stage: one row of panels per cancer type, one column per
+    treatment; real solid, synthetic dashed."""
+    cancers = sorted({c["cancer"] for c in cells})
+    rows, columns = max(len(cancers), 1), max(len(treatments), 1)
+    fig = Figure(figsize=(2.6 * columns, 2.1 * rows + 0.4))
+    for i, cancer in enumerate(cancers):
+        for j, flag in enumerate(treatments):
+            ax = fig.add_subplot(rows, columns, i * columns + j + 1)
+            own = sorted((c for c in cells if c["cancer"] == cancer and c["treatment"] == flag),
+                         key=lambda c: c["stage"])
+            for side, colour, style in (("real", REAL, "-"), ("synthetic", SYNTHETIC, "--")):
+                points = [(c["stage"], c[f"share_{side}"]) for c in own if c[f"share_{side}"] is not None]
+                if points:
+                    ax.plot(*zip(*points), color=colour, linestyle=style, marker="o", markersize=3, linewidth=1.4)
+            for c in own:
+                if c["checked"] and not c["within"]:
+                    ax.axvspan(c["stage"] - 0.3, c["stage"] + 0.3, color="#b03a2e", alpha=0.15, linewidth=0)
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_xticks([1, 2, 3, 4])
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(flag.replace("_", " "), fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{cancer}\nshare treated", fontsize=8)
+            if i == rows - 1:
+                ax.set_xlabel("stage", fontsize=8)
+    fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    return _png(fig)
+
+
+def claims(section: dict) -> str:
+    """Kinds of stays, ATC classes of dispensings, day cases, and the quartiles of length of stay and of the time
+    to the first chemotherapy session, real vs synthetic."""
+    fig = Figure(figsize=(14, 3.4))
+    for i, (key, title) in enumerate((("stay_kinds", "kinds of stay (share of stays)"),
+                                      ("atc_classes", "ATC classes (share of dispensings)"))):
+        ax = fig.add_subplot(1, 4, i + 1)
+        rows = section[key]
+        if rows is None:
+            ax.text(0.5, 0.5, "not shown", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        else:
+            _bars(ax, [{"value": r["category"], "real_share": r["share_real"] or 0.0,
+                        "synthetic_share": r["share_synthetic"] or 0.0} for r in rows])
+        ax.set_title(title, fontsize=9)
+    ax = fig.add_subplot(1, 4, 3)
+    day = section["day_cases"]
+    ax.bar([0], [day["share_real"] or 0.0], color=REAL, width=0.6)
+    ax.bar([1], [day["share_synthetic"] or 0.0], color=SYNTHETIC, width=0.6)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels(["real", "synthetic"], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_title("day cases (share of stays)", fontsize=9)
+    ax = fig.add_subplot(1, 4, 4)
+    for y, (key, label) in enumerate((("length_of_stay", "nights per stay"),
+                                      ("chemotherapy_delay", "days to 1st chemo session"))):
+        for side, colour, offset in (("real", REAL, 0.12), ("synthetic", SYNTHETIC, -0.12)):
+            q = section[key][f"quantiles_{side}"]
+            lo, mid, hi = q.get("p25"), q.get("p50"), q.get("p75")
+            if mid is not None:
+                ax.plot([mid], [y + offset], "o", color=colour, markersize=5)
+            if lo is not None and hi is not None:
+                ax.plot([lo, hi], [y + offset, y + offset], color=colour, linewidth=2)
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["nights per stay", "days to 1st\nchemo session"], fontsize=8)
+    ax.set_xscale("symlog")
+    ax.set_title("median and quartiles", fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    return _png(fig)
+
+
+STEP_COLOURS = {"surgery": "#4c72b0", "chemotherapy": "#dd8452", "radiotherapy": "#55a868",
+                "hormone therapy": "#c44e52", "no treatment claim": "#bbbbbb", "(other)": "#8c8c8c"}
+ARROW = " → "
+
+
+def _alluvial(ax, rows: list[dict], side: str, gap: float = 0.02) -> None:
+    """Each pathway a band from its first step (left) to its last; a column per step, nodes stacked in the
+    order of :data:`STEP_COLOURS`, band widths the shares of patients."""
+    from matplotlib.patches import PathPatch, Rectangle
+    from matplotlib.path import Path
+
+    order = list(STEP_COLOURS)
+    paths = []
+    for r in rows:
+        share = r[f"share_{side}"] or 0.0
+        steps = r["pathway"].split(ARROW) if r["pathway"] not in ("(other)", "no treatment claim") else [r["pathway"]]
+        if share > 0:
+            paths.append((tuple(steps), share))
+    paths.sort(key=lambda p: [order.index(s) if s in order else len(order) for s in p[0]])
+    columns = max((len(p) for p, _ in paths), default=1)
+    slots = {}  # (path index, column) -> (bottom, top)
+    for k in range(columns):
+        y = 1.0
+        for node in order:
+            members = [i for i, (p, _) in enumerate(paths) if len(p) > k and p[k] == node]
+            if not members:
+                continue
+            top = y
+            for i in members:
+                slots[(i, k)] = (y - paths[i][1], y)
+                y -= paths[i][1]
+            ax.add_patch(Rectangle((k - 0.04, y), 0.08, top - y, color=STEP_COLOURS.get(node, "#8c8c8c")))
+            if top - y >= 0.04:
+                ax.text(k + 0.06 if k < columns - 1 else k - 0.06, (top + y) / 2, node, fontsize=7, va="center",
+                        ha="left" if k < columns - 1 else "right")
+            y -= gap
+    for i, (p, _) in enumerate(paths):
+        for k in range(len(p) - 1):
+            (b0, t0), (b1, t1) = slots[(i, k)], slots[(i, k + 1)]
+            x0, x1 = k + 0.04, k + 0.96
+            mid = (x0 + x1) / 2
+            vertices = [(x0, t0), (mid, t0), (mid, t1), (x1, t1), (x1, b1), (mid, b1), (mid, b0), (x0, b0), (x0, t0)]
+            codes = [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.LINETO, Path.CURVE4, Path.CURVE4,
+                     Path.CURVE4, Path.CLOSEPOLY]
+            ax.add_patch(PathPatch(Path(vertices, codes), facecolor=STEP_COLOURS.get(p[0], "#8c8c8c"), alpha=0.35,
+                                   edgecolor="none"))
+    ax.set_xlim(-0.3, max(columns - 1, 1) + 0.3)
+    ax.set_ylim(min([b for b, _ in slots.values()] + [0.0]) - 0.02, 1.02)
+    ax.set_xticks(range(columns))
+    ax.set_xticklabels([f"{k + 1}{'st' if k == 0 else 'nd' if k == 1 else 'rd' if k == 2 else 'th'} step"
+                        for k in range(columns)], fontsize=7)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def pathways(entries: list[dict], min_cell: int) -> str:
+    """Sankey-style figure of the care pathways by cancer type: real (left) and synthetic (right) on the same
+    pathways (those at least ``min_cell`` real patients follow; the rest as "(other)")."""
+    rows = max(len(entries), 1)
+    fig = Figure(figsize=(12, 3.2 * rows))
+    for i, entry in enumerate(entries):
+        for j, side in enumerate(("real", "synthetic")):
+            ax = fig.add_subplot(rows, 2, 2 * i + j + 1)
+            if entry["pathways"] is None:
+                _suppressed(ax, min_cell)
+                ax.set_axis_off()
+            else:
+                _alluvial(ax, entry["pathways"], side)
+            ax.set_title(f"{entry['cancer']}: {side}", fontsize=10, color=REAL if side == "real" else SYNTHETIC)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def costs(groups: list[dict]) -> str:
+    """Mean cost per patient with its 95% bootstrap CI, all stages then by stage, one panel per cancer type."""
+    cancers = sorted({g["cancer"] for g in groups})
+    fig = Figure(figsize=(4.2 * max(len(cancers), 1), 3.4))
+    for i, cancer in enumerate(cancers):
+        ax = fig.add_subplot(1, max(len(cancers), 1), i + 1)
+        own = [g for g in groups if g["cancer"] == cancer]
+        own.sort(key=lambda g: -1 if g["stage"] is None else g["stage"])
+        labels = ["all" if g["stage"] is None else f"stage {g['stage']}" for g in own]
+        for side, colour, offset, marker in (("real", REAL, -0.12, "o"), ("synthetic", SYNTHETIC, 0.12, "s")):
+            for x, g in enumerate(own):
+                est = g[side]
+                if est["mean"] is None:
+                    continue
+                ci = est["ci"] or [est["mean"], est["mean"]]
+                ax.errorbar(x + offset, est["mean"], yerr=[[est["mean"] - ci[0]], [ci[1] - est["mean"]]],
+                            fmt=marker, color=colour, capsize=3, markersize=5)
+        ax.set_xticks(range(len(own)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_ylabel("mean cost per patient (EUR)", fontsize=8)
+        ax.set_title(cancer, fontsize=10)
+        ax.tick_params(labelsize=7)
+    fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return _png(fig)

@@ -8,10 +8,11 @@ long the patient lived: the task measures whether the replica keeps these relati
 not a clinical prediction model. Département, dates and follow-up are not used.
 
 The same model (gradient boosting, fixed settings and seed) is trained twice — on real
-patients (TRTR) and on synthetic ones (TSTR) — and both are scored (ROC AUC) on the same
-real test patients: the ``control`` patients when given (never seen by the generator),
-otherwise a seeded 30% of the real patients held out from the real training set (the
-generator has seen those, so TSTR may then look better than it would on new patients).
+patients (TRTR) and on synthetic ones (TSTR, at most as many as the real ones: a replica sampled
+larger must not train better for it) — and both are scored (ROC AUC) on the same real test
+patients: the ``control`` patients when given (never seen by the generator), otherwise a
+seeded 30% of the real patients held out from the real training set (the generator has seen
+those, so TSTR may then look better than it would on new patients).
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ def tstr(real: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFrame | No
         cut = round(HOLDOUT_FRACTION * len(real))
         test, train_real = real.iloc[np.sort(order[:cut])], real.iloc[np.sort(order[cut:])]
         test_set = "real holdout"
-    train_real, y_real = two_year_death(subsample(train_real.reset_index(drop=True), max_rows, seed))
-    train_syn, y_syn = two_year_death(subsample(synthetic, max_rows, seed + 1))
+    train_real = subsample(train_real.reset_index(drop=True), max_rows, seed)
+    # as many synthetic training patients as real ones at most: a replica sampled larger must not train better
+    train_syn, y_syn = two_year_death(subsample(synthetic, len(train_real), seed + 1))
+    train_real, y_real = two_year_death(train_real)
     test, y_test = two_year_death(subsample(test.reset_index(drop=True), max_rows, seed + 2))
     out = {"task": "death within 2 years of diagnosis", "horizon_days": HORIZON_DAYS, "test_set": test_set,
            "features": list(FEATURES), "n_train_real": len(train_real), "n_train_synthetic": len(train_syn),
