@@ -40,29 +40,26 @@ from _measure import measure  # noqa: E402
 COMPARATORS = (("breast", "hormone_therapy"), ("breast", "targeted_therapy"), ("lung", "surgery"))
 
 
+SUBTYPE_EFFECTS = {"hr_breast_her2": ("breast", "subtype=HER2+"),
+                   "hr_breast_triple_negative": ("breast", "subtype=triple-negative"),
+                   "hr_lung_squamous": ("lung", "subtype=squamous"), "hr_lung_small_cell": ("lung", "subtype=small-cell"),
+                   "hr_ovarian_clear_cell": ("ovarian", "subtype=clear-cell")}
+TREATMENT_CANCERS = {"surgery": ("breast", "lung", "ovarian"), "chemotherapy": ("breast", "lung", "ovarian"),
+                     "radiotherapy": ("breast", "lung"), "hormone_therapy": ("breast",),
+                     "targeted_therapy": ("breast", "lung", "ovarian")}
+
+
 def _world_effects(population: Path) -> list:
-    """The world's hazard ratios as PlantedEffects (from population.json's clinical parameters)."""
+    """The world's hazard ratios (population.json, parameters ``clinical.hr_*``) as PlantedEffects, per cancer."""
     from synth.planted import PlantedEffect
 
-    params = json.loads((population / "population.json").read_text())["params"]
-    effects = params.get("clinical", params.get("effects", {}))
-    out = []
-    subtypes = {"breast": ("triple-negative", "HER2+"), "lung": ("small-cell", "squamous"), "ovarian": ("clear-cell",)}
-    for cancer, labels in subtypes.items():
-        for label in labels:
-            key = next((k for k in effects if k.startswith("hr_") and label.replace("-", "_").replace("+", "_pos")
-                        .lower().strip("_") in k.lower()), None)
-            if key:
-                out.append(PlantedEffect(cancer, f"subtype={label}", float(effects[key])))
-    for treatment in ("surgery", "chemotherapy", "radiotherapy", "hormone_therapy", "targeted_therapy"):
-        key = f"hr_{treatment}"
-        if key in effects:
-            for cancer in ("breast", "lung", "ovarian"):
-                if treatment == "hormone_therapy" and cancer != "breast":
-                    continue
-                out.append(PlantedEffect(cancer, treatment, float(effects[key])))
-    if "hr_male" in effects:
-        out.append(PlantedEffect("lung", "male", float(effects["hr_male"])))
+    clinical = json.loads((population / "population.json").read_text())["params"].get("clinical", {})
+    out = [PlantedEffect(cancer, term, float(clinical[key])) for key, (cancer, term) in SUBTYPE_EFFECTS.items()
+           if key in clinical]
+    out += [PlantedEffect(cancer, treatment, float(clinical[f"hr_{treatment}"]))
+            for treatment, cancers in TREATMENT_CANCERS.items() if f"hr_{treatment}" in clinical for cancer in cancers]
+    if "hr_male" in clinical:
+        out.append(PlantedEffect("lung", "male", float(clinical["hr_male"])))
     return out
 
 

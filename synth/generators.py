@@ -90,7 +90,7 @@ def draw(synthesizer, rows: int, seed: int, table: str) -> pd.DataFrame:
 ORDERED = ("stage", "surgery", "chemotherapy", "radiotherapy", "hormone_therapy", "targeted_therapy")
 MIN_PATIENTS_PER_CANCER = 30
 MIN_PATIENTS_PER_GROUP = 200
-GROUPS = (("cancer_type", "subtype", "stage"), ("cancer_type", "subtype"), ("cancer_type",))
+GROUPS = (("cancer_type", "subtype", "stage"), ("cancer_type", "stage"), ("cancer_type", "subtype"), ("cancer_type",))
 
 
 def _sorted_uniform_encoder():
@@ -121,8 +121,9 @@ def _fit_one(frame: pd.DataFrame, generator: str, seed: int, epochs: int):
 def fit_patient_model(patients: pd.DataFrame, generator: str = "gaussian_copula", *, seed: int = 0,
                       epochs: int = 300) -> dict:
     """{group: (share of patients, fitted synthesizer)}, one group per cancer x subtype x stage with at least
-    MIN_PATIENTS_PER_GROUP patients (coarsened to cancer x subtype, then cancer): treatments follow subtype and
-    stage (HER2+ -> targeted therapy, stage 4 -> no surgery) far more faithfully than one copula can."""
+    MIN_PATIENTS_PER_GROUP patients (coarsened to cancer x stage, cancer x subtype, then cancer): treatments
+    follow subtype and stage (HER2+ -> targeted therapy, stage 4 -> no surgery) far more faithfully than one
+    copula can, and stage comes before subtype when coarsening because it decides surgery for every subtype."""
     counts = patients["cancer_type"].value_counts().sort_index()
     small = counts[counts < MIN_PATIENTS_PER_CANCER]
     if len(small):

@@ -18,10 +18,16 @@ stay, hormone therapy, oral targeted therapy...), and for each kind:
    × follow-up band, coarsened likewise), linearly interpolated, so cycles keep their
    rhythm and the time from diagnosis to the first session keeps its distribution; a claim
    that would fall past the patient's window is placed at a uniform day within it (the
-   count is the model's, and care volume matters to costs);
+   count is the model's, and care volume matters to costs); the first claims of the
+   treatment kinds (surgery, chemotherapy and radiotherapy sessions, hormone and oral
+   targeted therapy) are drawn jointly: the order in which they start (surgery then
+   chemotherapy, or neoadjuvant chemotherapy first...) from the real patients with the same
+   cancer and the same treatment kinds, and each start day from the real ones of that order;
 3. **what**: the claim's own columns (length of stay, diagnosis, GHM and cost for stays;
    drug, quantity and cost for dispensings) from a small SDV GaussianCopula per kind ×
-   cancer type (per kind below ``MIN_ROWS`` rows); day sessions last 0 nights by rule.
+   cancer type (per kind below ``MIN_ROWS`` rows); lengths of stay and quantities are small
+   whole numbers whose exact frequencies matter (a copula's continuous margin smears them),
+   so they are modelled as categories; day sessions last 0 nights by rule.
 
 Every claim therefore lies in its patient's window (stays from ``WORKUP_DAYS`` before
 diagnosis, dispensings from diagnosis, to the end of follow-up).
@@ -46,7 +52,10 @@ COUNT_STRATA = (("eligible", "cancer_type", "stage", "death", "followup_band"),
                 ("eligible", "cancer_type", "death", "followup_band"), ("eligible", "cancer_type"), ("eligible",))
 TIMING_STRATA = (("cancer_type", "stage", "followup_band"), ("cancer_type", "followup_band"), ("followup_band",), ())
 ATTRIBUTE_STRATA = (("cancer_type",), ())
+PATHWAY_KINDS = ("surgery", "chemotherapy_session", "radiotherapy_session", "hormone_therapy", "targeted_oral")
+ORDER_STRATA = (("cancer_type", "pathway_kinds"), ("pathway_kinds",))
 _QUANTILES = np.linspace(0, 1, 201)
+LAST_MONTH = 30
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,10 @@ class ClaimTable:
 
 TABLES = (
     ClaimTable("stays", "admission_date", WORKUP_DAYS,
-               {"length_of_stay": "numerical", "main_diagnosis": "categorical", "ghm": "categorical",
+               {"length_of_stay": "categorical", "main_diagnosis": "categorical", "ghm": "categorical",
                 "cost_eur": "numerical"}, STAY_KINDS),
     ClaimTable("dispensings", "dispensing_date", 0,
-               {"atc_code": "categorical", "quantity": "numerical", "cost_eur": "numerical"}, DISPENSING_KINDS),
+               {"atc_code": "categorical", "quantity": "categorical", "cost_eur": "numerical"}, DISPENSING_KINDS),
 )
 
 
@@ -114,6 +123,62 @@ def _fit_timing(days: pd.Series, owners: pd.Series, patients: pd.DataFrame) -> d
     return timing
 
 
+def _first_days(tables: dict[str, pd.DataFrame], patients: pd.DataFrame) -> pd.DataFrame:
+    """Per patient (rows of ``patients``), the day after diagnosis of their first claim of each pathway kind."""
+    diagnosis = patients.set_index(PATIENT_ID)["diagnosis_date"]
+    out = pd.DataFrame(index=patients[PATIENT_ID])
+    for table in TABLES:
+        claims = tables[table.name]
+        kind = kinds_of(table.name, claims)
+        for care in table.kinds:
+            if care.name in PATHWAY_KINDS:
+                rows = claims[kind.eq(care.name).to_numpy()]
+                first = rows.groupby(PATIENT_ID)[table.date_column].min()
+                out[care.name] = (first - diagnosis.reindex(first.index)).dt.days.reindex(out.index)
+    return out[[k for k in PATHWAY_KINDS if k in out.columns]]
+
+
+def _orders(first: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each patient's set of pathway kinds ('surgery+chemotherapy_session') and their order by start day
+    ('chemotherapy_session>surgery'; ties in the order of PATHWAY_KINDS)."""
+    kinds = pd.Series("", index=first.index)
+    for kind in first.columns:
+        kinds = kinds.where(first[kind].isna(), kinds + np.where(kinds.eq(""), "", "+") + kind)
+    rank = first.rank(axis=1, method="first")
+    order = pd.Series("", index=first.index)
+    for position in range(1, first.shape[1] + 1):
+        at = (rank == position)
+        name = at.idxmax(axis=1).where(at.any(axis=1), "")
+        order = order + np.where(order.eq("") | name.eq(""), "", ">") + name
+    return kinds, order
+
+
+def _fit_orders(train: dict[str, pd.DataFrame], patients: pd.DataFrame) -> dict:
+    """Order of the first claims of the pathway kinds, and their start days by order, per stratum of cancer ×
+    set of kinds (patients with two kinds or more)."""
+    first = _first_days(train, patients)
+    kinds, order = _orders(first)
+    several = (first.notna().sum(axis=1) >= 2).to_numpy()
+    frame = patients.set_index(PATIENT_ID).loc[first.index[several], ["cancer_type"]].assign(
+        pathway_kinds=kinds[several].to_numpy(), order=order[several].to_numpy())
+    if frame.empty:
+        return {}
+    strata = fit_strata(frame, ORDER_STRATA, MIN_PATIENTS)
+    model = {}
+    for name in sorted(strata.unique()):
+        members = frame[strata == name]
+        if len(members) < MIN_PATIENTS:
+            continue
+        entry = {"orders": {o: int(n) for o, n in members["order"].value_counts().sort_index().items()},
+                 "first_days": {}}
+        for o, group in members.groupby("order", sort=True):
+            if len(group) >= MIN_PATIENTS:
+                days = first.loc[group.index]
+                entry["first_days"][o] = {k: _quantiles(days[k].dropna().to_numpy(float)) for k in o.split(">")}
+        model[name] = entry
+    return model
+
+
 def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int) -> tuple[dict, dict[str, object]]:
     """The pathway model (JSON-ready) and its SDV synthesizers, keyed by relative file name."""
     patients = with_bands(train["patients"])
@@ -149,6 +214,7 @@ def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int) -> tuple[dict, di
             entries[care.name] = {"counts": count_table, "timing": timing, "attributes": files,
                                   "training_claims": len(rows)}
         model[table.name] = entries
+    model["orders"] = _fit_orders(train, patients)
     return model, synthesizers
 
 
@@ -164,8 +230,10 @@ def _draw_counts(table: dict, strata: pd.Series, rng: np.random.Generator) -> np
     return out
 
 
-def _draw_days(timing: dict, strata: pd.Series, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per claim (patients in order, ``counts[i]`` claims each), its day: first + cumulated gaps."""
+def _draw_days(timing: dict, strata: pd.Series, counts: np.ndarray, rng: np.random.Generator,
+               first_days: np.ndarray) -> np.ndarray:
+    """Per claim (patients in order, ``counts[i]`` claims each), its day: first + cumulated gaps; the first day
+    is ``first_days[i]`` where that is not NaN."""
     owner = np.repeat(np.arange(len(counts)), counts)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     position = np.arange(len(owner)) - np.repeat(starts, counts)
@@ -175,6 +243,7 @@ def _draw_days(timing: dict, strata: pd.Series, counts: np.ndarray, rng: np.rand
     for name in sorted(timing):
         entry = timing[name]
         first = np.interp(u_first, _QUANTILES, entry["first"])
+        first = np.where(np.isnan(first_days), first, first_days)
         rows = owner_strata == name
         step[rows] = np.where(position[rows] == 0, first[owner[rows]], np.interp(u_gap[rows], _QUANTILES, entry["gaps"]))
     total = np.cumsum(step)
@@ -197,9 +266,52 @@ def _draw_attributes(entry: dict, synthesizers: dict, strata: pd.Series, table: 
     return out
 
 
+def _draw_first_days(orders: dict, p: pd.DataFrame, counts: dict[str, np.ndarray], rng: np.random.Generator
+                     ) -> dict[str, np.ndarray]:
+    """Start days after diagnosis of the pathway kinds each patient has, in an order drawn from real patients with
+    the same cancer and kinds (NaN where the kind's own timing decides)."""
+    present = pd.DataFrame({k: counts[k] > 0 for k in PATHWAY_KINDS if k in counts}, index=p.index)
+    out = {k: np.full(len(p), np.nan) for k in present.columns}
+    if not orders or present.empty:
+        return out
+    kinds, _ = _orders(present.where(present, np.nan).astype(float))
+    several = (present.sum(axis=1) >= 2).to_numpy()
+    frame = p.loc[several, ["cancer_type"]].assign(pathway_kinds=kinds[several].to_numpy())
+    strata = assign_strata(frame, ORDER_STRATA, set(orders))
+    u = rng.random(len(frame))
+    for name in sorted(set(strata.dropna())):
+        rows = frame.index[(strata == name).to_numpy()]
+        entry = orders[name]
+        labels = np.array(list(entry["orders"]), dtype=object)
+        weights = np.array(list(entry["orders"].values()), dtype=float)
+        drawn = labels[np.searchsorted(np.cumsum(weights) / weights.sum(), u[frame.index.get_indexer(rows)],
+                                       side="right").clip(0, len(labels) - 1)]
+        for order in sorted(set(drawn)):
+            if order not in entry["first_days"]:
+                continue
+            members = rows[drawn == order]
+            sequence = order.split(">")
+            days = np.column_stack([np.interp(rng.random(len(members)), _QUANTILES, entry["first_days"][order][k])
+                                    for k in sequence])
+            days = np.sort(np.floor(days), axis=1)  # the drawn order, whatever the draws
+            for column, kind in enumerate(sequence):
+                out[kind][p.index.get_indexer(members)] = days[:, column]
+    return out
+
+
 def sample_pathways(model: dict, synthesizers: dict, patients: pd.DataFrame, *, seed: int) -> dict[str, pd.DataFrame]:
     """Each synthetic patient's stays and dispensings, kind by kind, inside their window."""
     p = with_bands(patients).reset_index(drop=True)
+    counts, rngs = {}, {}
+    for t_index, table in enumerate(TABLES):
+        for k_index, care in enumerate(table.kinds):
+            entry = model.get(table.name, {}).get(care.name)
+            if entry is not None:
+                rngs[care.name] = rng = np.random.default_rng([seed, t_index, k_index])
+                frame = p.assign(eligible=_eligible(p, care))
+                counts[care.name] = _draw_counts(entry["counts"], assign_strata(frame, COUNT_STRATA,
+                                                                                set(entry["counts"])), rng)
+    first_days = _draw_first_days(model.get("orders", {}), p, counts, np.random.default_rng([seed, 99]))
     out = {}
     for t_index, table in enumerate(TABLES):
         pieces = []
@@ -207,18 +319,22 @@ def sample_pathways(model: dict, synthesizers: dict, patients: pd.DataFrame, *, 
             entry = model.get(table.name, {}).get(care.name)
             if entry is None:
                 continue
-            rng = np.random.default_rng([seed, t_index, k_index])
-            frame = p.assign(eligible=_eligible(p, care))
-            counts = _draw_counts(entry["counts"], assign_strata(frame, COUNT_STRATA, set(entry["counts"])), rng)
-            owners = p.loc[np.repeat(p.index.to_numpy(), counts)].reset_index(drop=True)
+            rng, n = rngs[care.name], counts[care.name]
+            owners = p.loc[np.repeat(p.index.to_numpy(), n)].reset_index(drop=True)
             timing_strata = assign_strata(p, TIMING_STRATA, set(entry["timing"]))
-            days = _draw_days(entry["timing"], timing_strata, counts, rng)
+            first = first_days.get(care.name, np.full(len(p), np.nan)) + table.window_start_days
+            days = _draw_days(entry["timing"], timing_strata, n, rng, first)
             start = owners["diagnosis_date"] - pd.Timedelta(days=table.window_start_days)
             span = (owners["end_of_followup"] - start).dt.days.to_numpy()
             if care.anchor == "end":
                 days = span - days
-            outside = (days < 0) | (days > span)  # a course longer than the patient's window: placed within it
-            days[outside] = np.floor(rng.random(int(outside.sum())) * (span[outside] + 1))
+            # a course running past the patient's window is placed within it: after the course's own start, or in
+            # the last month of a patient who dies before the course would have started
+            outside = (days < 0) | (days > span)
+            start_of_course = np.repeat(days[np.r_[0, np.cumsum(n)[:-1]][n > 0]], n[n > 0]) if len(days) else days
+            lower = np.where(start_of_course <= span, np.maximum(start_of_course, 0), np.maximum(span - LAST_MONTH, 0))
+            lower = np.minimum(lower, span)
+            days[outside] = lower[outside] + np.floor(rng.random(int(outside.sum())) * (span - lower + 1)[outside])
             if owners.empty:
                 continue
             cancers = owners[["cancer_type"]]
