@@ -9,6 +9,20 @@ import click
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
+MAX_COHORT, MAX_SNDS = 2_000_000, 30_000_000  # ten times the Harmonie scale (193,000 x 3,000,000)
+
+
+class Probability(click.FloatRange):
+    """A probability in (0, 1) (or (0, 1]), never NaN: click's range lets NaN through, as no comparison fails."""
+
+    def __init__(self, min_open: bool = True, max_open: bool = True):
+        super().__init__(0, 1, min_open=min_open, max_open=max_open)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail("NaN is not a probability", param, ctx)
+        return number
 
 
 @click.command()
@@ -16,7 +30,8 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
               help="Directory for the Parquet files (created if missing).")
 @click.option("--cohort", "n_cohort", type=int, default=None, help="Cohort patients [default: 2,000].")
 @click.option("--snds", "n_snds", type=int, default=None, help="SNDS beneficiary ids [default: 30,000].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same files.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Random seed: same seed, same files.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set any simulation parameter, e.g. cohort.nir_missing=0.5 (repeatable; applied after --preset).")
 @click.option("--preset", type=click.Choice(["default", "harsh"]), default="default", show_default=True,
@@ -48,6 +63,9 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
         raise click.UsageError("--out DIR is required")
     if n_cohort is not None and n_cohort < 0 or n_snds is not None and n_snds < 0:
         raise InvalidParameter("--cohort and --snds must be zero or more")
+    if (n_cohort or 0) > MAX_COHORT or (n_snds or 0) > MAX_SNDS:
+        raise InvalidParameter(f"--cohort is at most {MAX_COHORT:,} and --snds at most {MAX_SNDS:,} (ten times the "
+                               "Harmonie scale; more would not fit in memory)")
     from harmonie.io import ensure_output_dir
     from linkage.datasets import make_population, population_summary
     from linkage.datasets.summary import render_summary
@@ -107,6 +125,37 @@ def spec_check(spec_file: Path) -> None:
         click.echo(f"  {role}: linkage_id, {', '.join(parsed.encoded_columns(role))}")
 
 
+def input_kinds(parsed, role: str) -> dict[str, str]:
+    """What each column of a holder's table must hold under the spec (checked before any work): the id,
+    dates for the date fields (and the birth date of a FOIN), text for the others."""
+    from harmonie.io import DATE, ID, TEXT
+
+    holder = parsed.holder(role)
+    kinds = {}
+    for f in parsed.fields:
+        for position, column in enumerate(f.columns):
+            date = f.normalise == "date" or (f.normalise == "foin" and position == 1)
+            kinds.setdefault(holder.column(column), DATE if date else TEXT)
+    kinds[holder.id_column] = ID
+    return kinds
+
+
+def check_encoded_inputs(parsed, *paths: Path) -> None:
+    """Before any linking: each encoded file readable, its metadata whole, made under this spec and with
+    the columns (and their types) the spec gives its holder; the two files compatible. One line each."""
+    from harmonie.errors import HarmonieError
+    from linkage.encoding.encoded_file import check_compatible, check_spec_columns, read_footer
+
+    footers = [(path, *read_footer(path)) for path in paths]
+    if len(footers) == 2:
+        check_compatible(footers[0][2], footers[1][2])
+    for path, schema, metadata in footers:
+        if metadata["spec_hash"] != parsed.hash:
+            raise HarmonieError(f"the encoded file {path} was made with another spec than {parsed.name!r} "
+                                f"(hash {metadata['spec_hash'][:12]}... vs {parsed.hash[:12]}...)")
+        check_spec_columns(schema, metadata, parsed, str(path))
+
+
 def _guess_holder(parsed, columns: list[str]) -> str:
     from harmonie.errors import HarmonieError
 
@@ -148,7 +197,7 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     rejects. Input rows always reconcile: read = encoded + rejected.
     """
     from harmonie.errors import HarmonieError
-    from harmonie.io import column_names, read_table, write_parquet
+    from harmonie.io import ID, SUPPORTED_DATE, TEXT, check_distinct_paths, column_names, read_table, write_parquet
     from linkage.encoding import encode_holder, write_encoded
     from linkage.encoding.events import load_finess_map
     from linkage.encoding.holder import required_columns
@@ -156,26 +205,28 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     from privacy.audit.trail import note
     from privacy.keys import load_key, passphrase_from_environment
 
+    rejects_path = rejects_path or crosswalk_path.with_name(crosswalk_path.stem + ".rejects.parquet")
+    check_distinct_paths({"--out": out_path, "--crosswalk": crosswalk_path, "--rejects": rejects_path},
+                         {"--in": in_path, "--stays": stays_path, "--spec": spec_file, "--key": key_file,
+                          "--finess-map": finess_map_path})
     parsed = load_spec(spec_file)
     if not in_path.is_file():
         raise HarmonieError(f"input file {in_path} not found")
     role = holder or _guess_holder(parsed, column_names(in_path, text_encoding))
     holder_spec = parsed.holder(role)
-    key = load_key(key_file, passphrase_from_environment())
-    patients = read_table(in_path, columns=required_columns(parsed, role), encoding=text_encoding, what="input")
+    patients = read_table(in_path, columns=required_columns(parsed, role), encoding=text_encoding, what="input",
+                          kinds=input_kinds(parsed, role))
     events = None
     if any(f.encoding == "events" for f in parsed.fields):
         if stays_path is None:
             raise HarmonieError("the spec encodes hospital stays: give them with --stays")
         ev = holder_spec.events
         events = read_table(stays_path, columns=list(dict.fromkeys([ev.id_column, ev.finess, ev.date])),
-                            encoding=text_encoding, what="stays", dictionary_columns=[ev.id_column, ev.finess])
+                            encoding=text_encoding, what="stays", dictionary_columns=[ev.id_column, ev.finess],
+                            kinds={ev.id_column: ID, ev.finess: TEXT, ev.date: SUPPORTED_DATE})
     finess_map = load_finess_map(finess_map_path, encoding=text_encoding) if finess_map_path else None
-    for path in (out_path, crosswalk_path, rejects_path):
-        if path is not None and path.resolve() == in_path.resolve():
-            raise HarmonieError(f"refusing to overwrite the input file {in_path}")
+    key = load_key(key_file, passphrase_from_environment())  # inputs checked first: no key derived for nothing
     result = encode_holder(parsed, key, role, patients, events, finess_map=finess_map)
-    rejects_path = rejects_path or crosswalk_path.with_name(crosswalk_path.stem + ".rejects.parquet")
     provenance = {"harmonie.spec_hash": parsed.hash, "harmonie.key_fingerprint": key.fingerprint,
                   "harmonie.holder": role}
     write_encoded(result.encoded, result.metadata, out_path)
@@ -206,7 +257,7 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
               help="Encoded file of the second holder (e.g. SNDS).")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Folder for links.parquet, grey_zone.parquet, model.json, summary.json and charts.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link [default: chosen by the model].")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @click.option("--keep-candidates", is_flag=True,
@@ -235,15 +286,17 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
         from linkage.engines import require_spark
 
         require_spark()  # before any work: a missing extra or Java is one line
+    parsed = load_spec(spec_file)
+    check_encoded_inputs(parsed, left_path, right_path)
     model = load_model(model_path) if model_path else None
     if engine == "spark":
         from linkage.engines.spark import link_spark, write_spark_outputs
 
-        result = link_spark(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model,
+        result = link_spark(parsed, left_path, right_path, threshold=threshold, model=model,
                             master=spark_master, candidates_out=out_dir if keep_candidates else None)
         write_spark_outputs(result, out_dir, charts=not no_charts)
     else:
-        result = run_link(load_spec(spec_file), left_path, right_path, threshold=threshold, model=model)
+        result = run_link(parsed, left_path, right_path, threshold=threshold, model=model)
         write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
     note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
@@ -267,6 +320,50 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
     click.echo(f"wrote {out_dir}/")
 
 
+def check_truth_inputs(truth, crosswalks, summary_path: Path, truth_path: Path) -> None:
+    """Before measuring: the crosswalks on the sides the links put their holders (and under the links' key),
+    and the truth's two columns in the crosswalks' order. Each mistake would otherwise give F1 0.0 and exit 0."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from harmonie.errors import HarmonieError
+
+    summary = {}
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    for side, crosswalk in zip(("left", "right"), crosswalks):
+        meta = crosswalk.schema.metadata or {}
+        holder = meta.get(b"harmonie.holder", b"").decode("utf-8", "replace")
+        fingerprint = meta.get(b"harmonie.key_fingerprint", b"").decode("utf-8", "replace")
+        expected = (summary.get(side) or {}).get("holder") if isinstance(summary.get(side), dict) else None
+        if holder and isinstance(expected, str) and holder != expected:
+            raise HarmonieError(f"--{side}-crosswalk belongs to holder {holder!r}, but the links' {side} side is "
+                                f"{expected!r}: swap --left-crosswalk and --right-crosswalk")
+        linked_with = summary.get("key_fingerprint")
+        if fingerprint and isinstance(linked_with, str) and fingerprint != linked_with:
+            raise HarmonieError(f"--{side}-crosswalk was made with key {fingerprint}, the links with key "
+                                f"{linked_with}: give the crosswalks of the encoding that was linked")
+    if truth.num_columns < 2:
+        raise HarmonieError(f"the truth file {truth_path} needs two id columns (left id, right id)")
+
+    def shared(column, crosswalk) -> int:
+        values = pc.cast(truth.column(column), pa.string())
+        return int(pc.sum(pc.is_in(values, value_set=pc.cast(crosswalk["local_id"], pa.string()).combine_chunks()))
+                   .as_py() or 0)
+
+    if truth.num_rows and shared(0, crosswalks[0]) == 0:
+        hint = ("its columns are in the other order (right id first): put the left id first"
+                if shared(1, crosswalks[0]) else "is it the truth of this population, in local ids?")
+        raise HarmonieError(f"none of the truth's first-column ids is a local id of the left crosswalk: {hint}")
+    if truth.num_rows and shared(1, crosswalks[1]) == 0:
+        raise HarmonieError("none of the truth's second-column ids is a local id of the right crosswalk: is it "
+                            "the truth of this population, in local ids?")
+
+
 @click.command()
 @click.option("--links", "links_path", required=True, type=FILE,
               help="links.parquet written by `harmonie link`.")
@@ -288,12 +385,17 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
     from harmonie.io import read_table
     from linkage.evaluate import evaluate_links, format_hard_cases
 
+    from harmonie.io import ID
+
     if hard_cases_path is None and (beside := truth_path.with_name("hard_cases.parquet")).is_file():
         hard_cases_path = beside
+    crosswalks = [read_table(p, columns=["local_id", "linkage_id"], what=f"{side} crosswalk")
+                  for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
+    truth = read_table(truth_path, what="truth", kinds={"*": ID})
+    check_truth_inputs(truth, crosswalks, links_path.with_name("summary.json"), truth_path)
     report = evaluate_links(
-        read_table(links_path, what="links").to_pandas(), read_table(truth_path, what="truth").to_pandas(),
-        read_table(left_crosswalk, what="left crosswalk").to_pandas(),
-        read_table(right_crosswalk, what="right crosswalk").to_pandas(),
+        read_table(links_path, what="links").to_pandas(), truth.to_pandas(),
+        crosswalks[0].to_pandas(), crosswalks[1].to_pandas(),
         read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
         summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent,
         candidates_path=candidates if (candidates := links_path.with_name("candidates.parquet")).exists() else None,
@@ -324,7 +426,7 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
 @click.option("--right-crosswalk", type=FILE, help="The second holder's crosswalk (when truth is in local ids).")
 @click.option("--duplicates", "duplicates_path", type=FILE,
               help="Second right ids of one person (snds_duplicates.parquet): a link to one counts as correct.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link [default: chosen by the model].")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Folder for bench.md, bench.json and the link outputs (links, model, summary).")
@@ -343,6 +445,9 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
     if (left_crosswalk is None) != (right_crosswalk is None):
         raise HarmonieError("give both --left-crosswalk and --right-crosswalk (truth in local ids) or neither "
                             "(truth in linkage ids)")
+    from linkage.spec import load_spec
+
+    check_encoded_inputs(load_spec(spec_file), left_path, right_path)
     out = ensure_output_dir(out_dir)  # fail before linking, not after
     truth = read_table(truth_path, what="truth").to_pandas()
     crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
@@ -373,11 +478,11 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
               help="Folder for query.parquet (send it to both holders) and first_round.parquet (keep it).")
 @click.option("--model", "model_path", type=FILE,
               help="The first round's model.json (from `harmonie link`): the same weights without EM.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link, as given to `harmonie link` [default: the model's].")
-@click.option("--decided", type=click.FloatRange(0, 1, min_open=True), default=0.999, show_default=True,
+@click.option("--decided", type=Probability(max_open=False), default=0.999, show_default=True,
               help="A left record whose best candidate is at least this probable is decided (not queried).")
-@click.option("--min-probability", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.02,
+@click.option("--min-probability", type=Probability(), default=0.02,
               show_default=True, help="Candidates of undecided records at least this probable are queried.")
 @click.option("--max-per-record", type=click.IntRange(1, 100), default=10, show_default=True,
               help="At most this many queried pairs per record (the holders refuse more than they allow).")
@@ -400,8 +505,10 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
     from linkage.spec import load_spec
     from privacy.audit.trail import note
 
+    parsed = load_spec(spec_file)
+    check_encoded_inputs(parsed, left_path, right_path)
     out = ensure_output_dir(out_dir)
-    state, summary = first_round(load_spec(spec_file), left_path, right_path,
+    state, summary = first_round(parsed, left_path, right_path,
                                  model=load_model(model_path) if model_path else None, threshold=threshold,
                                  selection=Selection(decided, min_probability, max_per_record, max_group, unlinked_top))
     query = state.query
@@ -431,7 +538,7 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
 @click.option("--max-group", type=click.IntRange(2, 10000), default=12, show_default=True,
               help="Refuse a query whose pairs join more records than this into one group (within a group the "
                    "linkage unit learns which records share a given name).")
-@click.option("--max-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+@click.option("--max-share", type=Probability(max_open=False), default=0.5, show_default=True,
               help="Refuse a query asking for more than this share of this holder's records.")
 @click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
               help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
@@ -444,7 +551,7 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
     holders' names of a pair but count nothing across records.
     """
     from harmonie.errors import HarmonieError
-    from harmonie.io import read_table
+    from harmonie.io import check_distinct_paths, read_table
     from linkage.encoding.pair_names import GIVEN_NAMES_COLUMN, AnswerLimits, PairQuery, encode_pairs as answer
     from linkage.spec import load_spec
     from privacy.audit.trail import note
@@ -457,9 +564,8 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
     if not role:
         raise HarmonieError("cannot tell which holder this crosswalk belongs to; pass --holder")
     holder_spec = parsed.holder(role)
-    for path in (out_path,):
-        if path.resolve() in (in_path.resolve(), crosswalk_path.resolve(), query_path.resolve()):
-            raise HarmonieError(f"refusing to overwrite an input file ({path})")
+    check_distinct_paths({"--out": out_path}, {"--in": in_path, "--crosswalk": crosswalk_path, "--query": query_path,
+                                               "--spec": spec_file, "--key": key_file})
     key = load_key(key_file, passphrase_from_environment())
     patients = read_table(in_path, columns=[holder_spec.id_column, column or holder_spec.column(GIVEN_NAMES_COLUMN)],
                           encoding=text_encoding, what="input")
@@ -482,7 +588,7 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
               help="The two holders' answers (either order).")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Folder for links.parquet, grey_zone.parquet, given_names_model.json and summary.json.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link [default: chosen by the model].")
 def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], out_dir: Path,
             threshold: float | None) -> None:

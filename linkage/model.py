@@ -411,13 +411,91 @@ class FellegiSunter:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+MAX_MODEL_BYTES = 16 << 20
+MAX_MODEL_LEVELS = 64
+
+
+def _finite(value, low: float, high: float, *, low_open: bool = False) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and (low < value if low_open else low <= value) and value <= high)
+
+
+def check_model_document(document) -> None:
+    """Raise ValueError naming the first entry of a model.json that is missing or out of range: the
+    prior a probability strictly between 0 and 1, every level's m and u probabilities (u above 0, so
+    every weight is finite) summing to 1 per comparison, the labels and settings of their types."""
+    from linkage.compare import _KINDS
+
+    if not isinstance(document, dict):
+        raise ValueError("it is not a JSON object")
+    if not _finite(document.get("prior_lambda"), 0, 1, low_open=True) or document["prior_lambda"] >= 1:
+        raise ValueError("prior_lambda must be a probability strictly between 0 and 1")
+    em = document.get("em")
+    if not (isinstance(em, dict) and isinstance(em.get("iterations"), int) and not isinstance(em["iterations"], bool)
+            and em["iterations"] >= 0 and isinstance(em.get("converged"), bool)
+            and isinstance(em.get("sessions", []), list)):
+        raise ValueError("em must hold a number of iterations and whether it converged")
+    pairs = document.get("u_random_pairs")
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 0:
+        raise ValueError("u_random_pairs must be a whole number of pairs")
+    expected = document.get("expected_matches_among_candidates")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))):
+        raise ValueError("expected_matches_among_candidates must be a number of pairs")
+    comparisons = document.get("comparisons")
+    if not isinstance(comparisons, list) or not comparisons or len(comparisons) > 256:
+        raise ValueError("comparisons must be a non-empty list")
+    for number, c in enumerate(comparisons, start=1):
+        where = f"comparison #{number}"
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or c.get("kind") not in _KINDS:
+            raise ValueError(f"{where} needs a name and a kind ({', '.join(sorted(_KINDS))})")
+        where = f"comparison {c['name'][:64]!r}"
+        for key, test in (("columns", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+                          ("thresholds", lambda v: isinstance(v, list) and all(_finite(x, 0, 1e6) for x in v)),
+                          ("term_frequency", lambda v: isinstance(v, bool)),
+                          ("fields", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+                          ("swapped_with", lambda v: isinstance(v, str)),
+                          ("contradicted_by", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))):
+            if (key in c or key in ("columns", "thresholds", "term_frequency")) and not test(c.get(key)):
+                raise ValueError(f"{where}: {key} is missing or of the wrong type")
+        levels = c.get("levels")
+        if not isinstance(levels, list) or not 1 <= len(levels) <= MAX_MODEL_LEVELS:
+            raise ValueError(f"{where}: levels must be a list of 1 to {MAX_MODEL_LEVELS} levels")
+        for level in levels:
+            if not isinstance(level, dict) or not isinstance(level.get("label"), str):
+                raise ValueError(f"{where}: each level needs a label")
+            if not _finite(level.get("m"), 0, 1):
+                raise ValueError(f"{where}: level {level['label'][:64]!r} has m outside [0, 1] (or not a number)")
+            if not _finite(level.get("u"), 0, 1, low_open=True):
+                raise ValueError(f"{where}: level {level['label'][:64]!r} has u outside (0, 1] (or not a number): "
+                                 "its weight would be infinite")
+        for name in ("m", "u"):
+            total = math.fsum(level[name] for level in levels)
+            if abs(total - 1) > 1e-3:
+                raise ValueError(f"{where}: its levels' {name} sum to {total:.4g}, not 1")
+
+
 def load_model(path) -> FellegiSunter:
-    """A saved model.json; a missing or malformed file is a one-line error."""
+    """A saved model.json, checked entry by entry (:func:`check_model_document`) before use; a missing,
+    malformed or out-of-range file is a one-line error naming the entry."""
+    from pathlib import Path
+
     from harmonie.errors import HarmonieError
 
+    path = Path(path)
     try:
-        return FellegiSunter.load(path)
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise HarmonieError(f"{path} is over {MAX_MODEL_BYTES >> 20} MiB: not a Harmonie model.json")
+        document = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise HarmonieError(f"model file {path} not found") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except IsADirectoryError:
+        raise HarmonieError(f"model path {path} is a directory, not a model.json") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise HarmonieError(f"{path} is not a Harmonie model.json (not readable JSON)") from None
+    try:
+        check_model_document(document)
+        return FellegiSunter.from_dict(document)
+    except ValueError as exc:
+        raise HarmonieError(f"{path} is not a usable Harmonie model.json: {exc}") from None
+    except (KeyError, TypeError, IndexError):
         raise HarmonieError(f"{path} is not a Harmonie model.json") from None

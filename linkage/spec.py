@@ -495,12 +495,71 @@ def _parse_model(model) -> ModelSettings:
         expected_match_share=None if share is None else float(share))
 
 
+MAX_SPEC_BYTES = 1 << 20       # a spec is a few kilobytes; a megabyte is a mistake or an attack
+MAX_SPEC_DEPTH = 8             # [holders.cohort.columns] is 3 deep; lists of tables add one
+MAX_FIELDS = MAX_COMPARISONS = 64
+MAX_NAME_LENGTH = 200
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of parsed TOML, stopping at ``limit + 1`` (a loop, so no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _long_strings(value, limit: int) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and len(item) > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:
-    """Parse and validate spec text; any problem is a one-line :class:`SpecError`."""
+    """Parse and validate spec text; any problem is a one-line :class:`SpecError` naming ``origin``.
+
+    Bounded before anything else: at most 1 MiB of text, nesting at most 8 deep, names and strings
+    of at most 200 characters, at most 64 fields, 64 comparisons and 32 blocking passes.
+    """
+    try:
+        return _parse_spec(text, origin)
+    except SpecError as exc:
+        message = str(exc)
+        if message.startswith(origin):
+            raise
+        raise SpecError(f"{origin}: {message}") from None
+
+
+def _parse_spec(text: str, origin: str) -> Spec:
+    if not isinstance(text, str):
+        raise SpecError(f"{origin} is not text")
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{origin} is over {MAX_SPEC_BYTES >> 20} MiB: a spec is a few kilobytes")
     try:
         content = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{origin} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{origin} nests arrays or tables too deeply (at most {MAX_SPEC_DEPTH} levels)") from None
+    if _depth(content, MAX_SPEC_DEPTH) > MAX_SPEC_DEPTH:
+        raise SpecError(f"{origin} nests arrays or tables too deeply (at most {MAX_SPEC_DEPTH} levels)")
+    if _long_strings(content, MAX_NAME_LENGTH * 20):
+        raise SpecError(f"{origin} holds a key or string longer than {MAX_NAME_LENGTH * 20:,} characters")
     _check_keys(content, {"format_version", "name", "description", "project", "holders", "bloom", "fields",
                           "comparisons", "blocking", "model"}, origin)
     version = content.get("format_version")
@@ -512,6 +571,10 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
         raise SpecError(f"{origin}: [project] must be a table")
     _check_keys(project, {"id"}, "[project]")
     project_id = _require(project, "id", str, "[project]")
+    if not project_id.strip() or project_id != project_id.strip() or len(project_id) > MAX_NAME_LENGTH or \
+            not project_id.isprintable():
+        raise SpecError(f"{origin}: [project] id must be a non-empty name (at most {MAX_NAME_LENGTH} printable "
+                        "characters, no leading or trailing space): each project's keys derive from it")
     holders_table = content.get("holders", {})
     if not isinstance(holders_table, dict) or len(holders_table) != 2:
         raise SpecError(f"{origin}: [holders] must define exactly two holders")
@@ -520,6 +583,8 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
     raw_fields = content.get("fields", [])
     if not isinstance(raw_fields, list) or not raw_fields:
         raise SpecError(f"{origin}: at least one [[fields]] entry is needed")
+    if len(raw_fields) > MAX_FIELDS:
+        raise SpecError(f"{origin}: at most {MAX_FIELDS} [[fields]] entries")
     fields = tuple(_parse_field(t, i, bloom_defaults, set(holders)) for i, t in enumerate(raw_fields))
     by_name = {f.name: f for f in fields}
     if len(by_name) != len(fields):
@@ -540,6 +605,8 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
     raw_comparisons, raw_blocking = content.get("comparisons", []), content.get("blocking", [])
     if not isinstance(raw_comparisons, list) or not isinstance(raw_blocking, list):
         raise SpecError(f"{origin}: [[comparisons]] and [[blocking]] are arrays of tables")
+    if len(raw_comparisons) > MAX_COMPARISONS or len(raw_blocking) > MAX_BLOCKING_PASSES:
+        raise SpecError(f"{origin}: at most {MAX_COMPARISONS} comparisons and {MAX_BLOCKING_PASSES} blocking passes")
     comparisons = tuple(_parse_comparison(c, i, by_name) for i, c in enumerate(raw_comparisons))
     blocking = tuple(_parse_blocking_pass(b, i, by_name) for i, b in enumerate(raw_blocking))
     if len(blocking) > MAX_BLOCKING_PASSES:
@@ -552,11 +619,20 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
 def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise SpecError(f"spec path {path} is a directory, not a spec file")
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file {path} is over {MAX_SPEC_BYTES >> 20} MiB: a spec is a few kilobytes")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"spec file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc}") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SpecError(f"spec file {path}, line {line}: not UTF-8 text; save it as UTF-8") from None
     return parse_spec(text, str(path))
 
 

@@ -187,6 +187,9 @@ def audit_verify(log: Path | None, expect_head: str | None) -> None:
     from privacy.audit.trail import verify as verify_log
 
     result = verify_log(log or log_path(), expect_head)
+    for cut in result["cut_entries"]:
+        click.echo(f"warning: line {cut['line']} holds an entry cut mid-write ({cut['bytes']:,} bytes, kept as they "
+                   f"are); entry {cut['recorded_by']} recorded it and the chain continues", err=True)
     click.echo(f"{result['entries']:,} entries, chain intact; head {result['head']}")
 
 

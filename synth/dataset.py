@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +30,45 @@ def write_dataset(tables: Dataset, out_dir: str | Path, *, metadata: dict[str, s
     return out
 
 
+_KINDS = {"id": "id", "categorical": "scalar", "numerical": "number", "boolean": "boolean", "datetime": "scalar"}
+
+
+def _column_kinds(name: str) -> dict[str, str]:
+    """What each column of table ``name`` must hold, from its sdtype in :mod:`synth.schema`."""
+    return {column: _KINDS.get(sdtype, "scalar") for column, (sdtype, _) in TABLES[name].items()}
+
+
+def _check_dates(table: pa.Table, path: Path, columns: list[str]) -> None:
+    """Date columns are Parquet dates within :data:`harmonie.io.SUPPORTED_YEARS`: pandas holds dates of
+    1677-2262 only, and a 9999-12-31 placeholder is not anyone's date. One line naming the file, the
+    column and the first bad row, never the value."""
+    import pyarrow.compute as pc
+
+    from harmonie.io import SUPPORTED_YEARS
+
+    low, high = (pa.scalar(dt.date(SUPPORTED_YEARS[0], 1, 1)), pa.scalar(dt.date(SUPPORTED_YEARS[1], 12, 31)))
+    for column in columns:
+        values = table[column]
+        if pa.types.is_null(values.type):
+            continue
+        if not (pa.types.is_date(values.type) or pa.types.is_timestamp(values.type)):
+            raise HarmonieError(f"{path}: column {column!r} holds {values.type} values where dates are expected; "
+                                "write the dataset with `harmonie synth` (dates as Parquet dates)")
+        days = values.cast(pa.date32())
+        outside = pc.or_(pc.less(days, low), pc.greater(days, high))
+        if pc.any(outside).as_py():
+            row = int(pc.index(pc.fill_null(outside, False), True).as_py()) + 1
+            count = int(pc.sum(outside).as_py())
+            raise HarmonieError(f"{path}: column {column!r}, data row {row} ({count:,} row(s) in all): a date "
+                                f"outside {SUPPORTED_YEARS[0]}-{SUPPORTED_YEARS[1]}; rebuild the dataset with "
+                                "`harmonie synth analytic`, which quarantines such patients")
+
+
 def read_dataset(directory: str | Path, tables: tuple[str, ...] = tuple(TABLES)) -> Dataset:
-    """Read the tables of an analytic dataset; dates come back as ``datetime64``."""
+    """Read the tables of an analytic dataset; dates come back as ``datetime64``.
+
+    Checked before use: every column of the schema present and of its kind (numbers, true/false,
+    ids, Parquet dates within 1880-2100); a problem is one line naming the file and column."""
     directory = Path(directory)
     if not directory.is_dir():
         raise HarmonieError(f"{directory} is not a folder holding an analytic dataset")
@@ -39,7 +77,9 @@ def read_dataset(directory: str | Path, tables: tuple[str, ...] = tuple(TABLES))
         path = directory / f"{name}.parquet"
         if not path.exists():
             raise HarmonieError(f"{directory} has no {name}.parquet (expected: {', '.join(tables)})")
-        frame = read_table(path, columns=column_order(name)).to_pandas()
+        table = read_table(path, columns=column_order(name), what=f"{name} table", kinds=_column_kinds(name))
+        _check_dates(table, path, DATE_COLUMNS[name])
+        frame = table.to_pandas()
         for column in DATE_COLUMNS[name]:
             frame[column] = pd.to_datetime(frame[column])
         data[name] = frame

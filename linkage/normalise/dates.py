@@ -4,7 +4,9 @@ Accepted: DD/MM/YYYY (also with '-', '.' or spaces), YYYY-MM-DD (ISO, with or wi
 time), YYYYMMDD, DDMMYYYY, MM/YYYY, YYYY, two-digit years (pivot: a year after the
 current one is read as 19xx), and date objects. Day or month ``00`` (or missing) means
 unknown and is kept as 0. An impossible day/month pair whose swap is possible
-(13/25 -> 25/13) is swapped; any other impossible date is unparseable (None).
+(13/25 -> 25/13) is swapped; any other impossible date is unparseable (None). So is any
+date outside 1880-2100, whatever its form (text, a Parquet date, a timestamp): every stage
+treats such a date as unusable (a reject or a quarantine row), never as a pandas overflow.
 """
 
 from __future__ import annotations
@@ -66,12 +68,19 @@ def parse_date(value) -> PartialDate | None:
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, (dt.datetime, pd.Timestamp)):
-        return PartialDate(value.year, value.month, value.day) if not pd.isna(value) else None
-    if isinstance(value, dt.date):
-        return PartialDate(value.year, value.month, value.day)
+        return None if pd.isna(value) else _checked(value.year, value.month, value.day)
+    if isinstance(value, dt.date):  # a Parquet date: still only 1880-2100 (9999-12-31 is a placeholder, not a date)
+        return _checked(value.year, value.month, value.day)
     if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else parse_date(pd.Timestamp(value))
-    text = str(value).strip()
+        if np.isnat(value):
+            return None
+        day = value.astype("datetime64[D]")  # never through pandas' nanoseconds (1677-2262)
+        if not np.datetime64(f"{MIN_YEAR:04d}-01-01") <= day <= np.datetime64(f"{MAX_YEAR:04d}-12-31"):
+            return None
+        return parse_date(day.astype(dt.date))
+    if len(text := str(value)) > 64:  # no date is that long; do not scan megabytes
+        return None
+    text = text.strip()
     if match := _YMD.match(text):
         return _checked(int(match[1]), int(match[2]), int(match[3]))
     if match := _DMY.match(text):

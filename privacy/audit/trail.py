@@ -89,28 +89,107 @@ def _plain(value):
     return str(value)
 
 
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def _entry(raw: bytes) -> dict | None:
+    """The entry a log line holds, or None if it is not one (not UTF-8, not JSON, not an object with
+    a sequence number and hashes): an audit line is data like any input, checked before it is used."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    seq, digest, prev = value.get("seq"), value.get("hash"), value.get("prev")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        return None
+    if not all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX64 for h in (digest, prev)):
+        return None
+    return value
+
+
+def _cut(raw: bytes) -> bool:
+    """Whether a line that is not an entry is the start of one cut mid-write: UTF-8 JSON ending early
+    (an edit leaves a complete line; a crash or a full disk leaves a prefix)."""
+    try:
+        json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the very end is a cut too
+        return exc.start >= len(raw) - 3 and raw.startswith(b"{") and _cut(raw[:exc.start])
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(raw.decode("utf-8").rstrip()) or exc.msg.startswith("Unterminated string")
+        return raw.lstrip().startswith(b"{") and at_end
+    except (ValueError, RecursionError):
+        return False
+    return False
+
+
+def _lines(data: bytes) -> list[tuple[int, bytes]]:
+    """(line number, bytes) of the non-blank lines."""
+    return [(number, line) for number, line in enumerate(data.split(b"\n"), start=1) if line.strip()]
+
+
+def _tail(data: bytes, path: Path) -> tuple[dict | None, dict | None]:
+    """(the last entry, what to record about a cut last line) of a log's bytes, or a one-line error:
+    a last line that is not an entry and not a cut one (edited, an array, a number, not UTF-8)."""
+    lines = _lines(data)
+    if not lines:
+        return None, None
+    number, last = lines[-1]
+    entry = _entry(last)
+    if entry is not None:
+        return entry, None
+    if not _cut(last):
+        raise HarmonieError(f"the audit log {path}, line {number}, is not an entry (edited or corrupted): run "
+                            "`harmonie audit verify` on it, then keep it aside and start a new log")
+    before = _entry(lines[-2][1]) if len(lines) > 1 else None
+    if len(lines) > 1 and before is None:
+        raise HarmonieError(f"the audit log {path}, line {lines[-2][0]}, is not an entry (edited or corrupted): run "
+                            "`harmonie audit verify` on it, then keep it aside and start a new log")
+    recovered = {"line": number, "bytes": len(last), "sha256": hashlib.sha256(last).hexdigest(),
+                 "reason": "the entry on this line was cut mid-write (a crash or a full disk); kept as it is"}
+    return before, recovered
+
+
+def check_appendable(path: Path | None = None) -> None:
+    """Fail before a command does any work if its entry could not be chained (see :func:`append`)."""
+    path = path or log_path()
+    try:
+        if path.is_file():
+            _tail(path.read_bytes(), path)
+    except OSError as exc:
+        raise HarmonieError(f"cannot read the audit log {path}: {exc.strerror or type(exc).__name__}") from None
+
+
 def append(entry: dict, path: Path | None = None) -> dict:
-    """Chain ``entry`` to the log's last entry and append it (fsync'd, under an exclusive lock)."""
+    """Chain ``entry`` to the log's last entry and append it (fsync'd, under an exclusive lock).
+
+    A last line cut mid-write (a crash, a full disk) is left as it is, ended with a newline, and the
+    new entry chains to the entry before it and records the cut line (number, size, SHA-256) under
+    ``recovered``: later commands still append, and :func:`verify` reports the cut entry. Any other
+    last line that is not an entry is a one-line error."""
     path = path or log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+", encoding="utf-8") as fh:
+        with open(path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             fh.seek(0)
-            last = None
-            for line in fh:
-                if line.strip():
-                    last = line
-            previous = json.loads(last) if last else None
+            data = fh.read()
+            previous, recovered = _tail(data, path)
             chained = {"seq": previous["seq"] + 1 if previous else 1,
                        "prev": previous["hash"] if previous else GENESIS, **entry}
+            if recovered:
+                chained["recovered"] = recovered
             chained["hash"] = _entry_hash(chained)
             fh.seek(0, os.SEEK_END)
-            fh.write(json.dumps(chained, sort_keys=True) + "\n")
+            ending = b"\n" if data and not data.endswith(b"\n") else b""
+            fh.write(ending + json.dumps(chained, sort_keys=True).encode("utf-8") + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
-    except (OSError, ValueError, KeyError) as exc:
-        raise HarmonieError(f"cannot append to the audit log {path}: {exc}") from None
+    except OSError as exc:
+        raise HarmonieError(f"cannot append to the audit log {path}: {exc.strerror or type(exc).__name__}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HarmonieError(f"cannot append to the audit log {path}: {type(exc).__name__}") from None
     return chained
 
 
@@ -123,6 +202,8 @@ def audited(callback, name: str):
     def run(*args, **params):
         from harmonie import __version__
 
+        if any(isinstance(v, Path) for v in params.values()):
+            check_appendable()  # a log its entry cannot join fails the command before any work, not after
         notes = {}
         token = _notes.set(notes)
         started = dt.datetime.now(dt.UTC)
@@ -157,21 +238,37 @@ def audited(callback, name: str):
 
 
 def verify(path: Path, expect_head: str | None = None) -> dict:
-    """Check the chain; raise HarmonieError naming the first broken entry."""
+    """Check the chain; raise HarmonieError naming the first broken entry.
+
+    A line cut mid-write that the next entry recorded (its ``recovered`` line number and SHA-256)
+    is reported in ``cut_entries``, not an error: the chain runs from the entry before it to the one
+    after. A cut line nobody recorded (the log's last line before any later command) is an error."""
     path = Path(path)
     if not path.is_file():
         raise HarmonieError(f"audit log {path} not found")
-    entries = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    entries.append((number, json.loads(line)))
-                except ValueError:
-                    raise HarmonieError(f"line {number} is not a complete JSON entry (edited or cut)") from None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HarmonieError(f"cannot read audit log {path}: {exc.strerror or type(exc).__name__}") from None
+    entries, unreadable = [], {}
+    for number, raw in _lines(data):
+        entry = _entry(raw)
+        if entry is None:
+            unreadable[number] = raw
+        else:
+            entries.append((number, entry))
     seen = [entry.get("seq") for _, entry in entries]
-    previous_hash, expected_seq = GENESIS, 1
+    previous_hash, expected_seq, cut = GENESIS, 1, []
+    pending = sorted(unreadable)
     for number, entry in entries:
+        while pending and pending[0] < number:
+            bad = pending.pop(0)
+            recovered = entry.get("recovered")
+            raw = unreadable[bad]
+            if not (isinstance(recovered, dict) and recovered.get("line") == bad
+                    and recovered.get("sha256") == hashlib.sha256(raw).hexdigest()):
+                raise HarmonieError(f"line {bad} is not a complete JSON entry (edited or cut)")
+            cut.append({"line": bad, "bytes": len(raw), "recorded_by": entry.get("seq")})
         seq = entry.get("seq")
         if entry.get("hash") != _entry_hash(entry):
             raise HarmonieError(f"entry {seq} (line {number}) was edited: its content does not match its hash")
@@ -182,7 +279,9 @@ def verify(path: Path, expect_head: str | None = None) -> dict:
         if entry.get("prev") != previous_hash:
             raise HarmonieError(f"entry {seq} (line {number}) does not chain to the entry before it")
         previous_hash, expected_seq = entry["hash"], expected_seq + 1
+    if pending:
+        raise HarmonieError(f"line {pending[0]} is not a complete JSON entry (edited or cut)")
     if expect_head and previous_hash != expect_head:
         raise HarmonieError(f"the log's head is {previous_hash[:16]}..., not the expected {expect_head[:16]}...: "
                             "entries were removed from its end or the log was rewritten")
-    return {"entries": len(entries), "head": previous_hash}
+    return {"entries": len(entries), "head": previous_hash, "cut_entries": cut}

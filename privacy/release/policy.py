@@ -110,8 +110,28 @@ _KEYS = {
 }
 
 
-def _value(where: str, kind, value):
-    """``value`` checked against its key's type: a typo or a wrong type is an error, never a silent default."""
+# the range each number may take: a policy outside it cannot be measured (0 attacks, 0 rows) or means
+# nothing (a risk above 1, an AUC below chance), so it is refused with the range, never used
+_SHARE, _AUC = (0.0, 1.0), (0.5, 1.0)
+_RANGES = {
+    "copies": {"max_exact_copies": (0, 10**9), "max_patient_row_copies": (0, 10**9), "max_near_copies": (0, 10**9),
+               "max_trajectory_copies": (0, 10**9), "date_tolerance_days": (0, 366), "age_tolerance_years": (0, 20),
+               "count_tolerance": (0, 1000), "min_trajectory_events": (1, 10_000)},
+    "anonymeter": {"singling_out": _SHARE, "linkability": _SHARE, "inference": _SHARE},
+    "distances": {"max_dcr_share_closer_to_train": _SHARE},
+    "uniqueness": {"max_replicated_uniques_excess": _SHARE, "min_k": (0, 10**6)},
+    "membership": {"cell_frequency_auc": _AUC, "density_ratio_auc": _AUC, "nearest_neighbour_auc": _AUC,
+                   "max_targets": (100, 10**7), "max_replica_rows": (100, 10**8)},
+    "disclosure": {"min_cell": (1, 10_000)},
+    "measurement": {"min_patients": (1, 10**8), "n_attacks": (100, 10**6), "attack_targets": (100, 10**7),
+                    "max_rows": (100, 10**8)},
+}
+MAX_POLICY_BYTES = 1 << 20
+
+
+def _value(where: str, kind, value, bounds: tuple | None = None):
+    """``value`` checked against its key's type and range: a typo, a wrong type or a value out of range is an
+    error, never a silent default."""
     if kind is bool:
         if not isinstance(value, bool):
             raise HarmonieError(f"{where} must be true or false")
@@ -122,16 +142,28 @@ def _value(where: str, kind, value):
         return list(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise HarmonieError(f"{where} must be {'an integer' if kind is int else 'a number'}")
+    import math
+
+    if not math.isfinite(value):
+        raise HarmonieError(f"{where} must be a finite number")
     if value < 0:
         raise HarmonieError(f"{where} must not be negative")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        low, high = (f"{b:,}" if isinstance(b, int) else f"{b:g}" for b in bounds)
+        raise HarmonieError(f"{where} must be between {low} and {high} (got {value:,})"
+                            if abs(value) < 1e15 else f"{where} must be between {low} and {high}")
     return kind(value)
 
 
 def _merge(text: str, source: str) -> dict:
+    if len(text) > MAX_POLICY_BYTES:
+        raise HarmonieError(f"{source} is over {MAX_POLICY_BYTES >> 20} MiB: a policy is a few lines")
     try:
         given = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HarmonieError(f"{source} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise HarmonieError(f"{source} nests arrays or tables too deeply: a policy is sections of keys") from None
     policy = tomllib.loads(DEFAULT_POLICY)
     for section, values in given.items():
         if section not in _KEYS or not isinstance(values, dict):
@@ -141,7 +173,7 @@ def _merge(text: str, source: str) -> dict:
             if kind is None:
                 raise HarmonieError(f"{source}: unknown key {section}.{key} "
                                     f"(known: {', '.join(_KEYS[section])})")
-            policy[section][key] = _value(f"{source}: {section}.{key}", kind, value)
+            policy[section][key] = _value(f"{source}: {section}.{key}", kind, value, _RANGES.get(section, {}).get(key))
     try:
         membership_settings(policy)
     except HarmonieError as exc:
@@ -156,7 +188,14 @@ def load_policy(path: str | Path | None) -> tuple[dict, str]:
     path = Path(path)
     if not path.is_file():
         raise HarmonieError(f"policy file {path} not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise HarmonieError(f"policy file {path} is over {MAX_POLICY_BYTES >> 20} MiB: a policy is a few lines")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise HarmonieError(f"policy file {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise HarmonieError(f"cannot read policy file {path}: {exc.strerror or type(exc).__name__}") from None
     return _merge(text, str(path)), hashlib.sha256(text.encode()).hexdigest()
 
 
