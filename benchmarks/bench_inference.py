@@ -16,8 +16,10 @@ negative control):
 - treatment <-> claims incoherence (synth.care_rules) real vs synthetic; day sessions with
   nights; day-case share and length-of-stay KS against the real-vs-control noise;
 - external comparator: for three treatments, the log-HR of treated training patients vs
-  untreated comparators drawn from the real control set and from the replica (Cox adjusted
-  for age, sex, subtype, stratified by stage); the difference of the two;
+  untreated comparators from the real control set and from the replica (every eligible
+  untreated patient of each; Cox adjusted for age, sex, subtype, stratified by stage); the
+  difference of the two, with each estimate's standard error (the real control set is small:
+  its own noise bounds how close the two can be shown to be);
 - mean cost per patient by cancer, real vs synthetic.
 Prints Markdown and writes benchmarks/results/inference.json.
 """
@@ -78,7 +80,8 @@ def _analytic(population: Path, control_fraction: float, seed: int, out: Path) -
     write_dataset(analytic.control, out / "control")
 
 
-def _comparator_log_hr(treated: pd.DataFrame, comparator: pd.DataFrame, cancer: str, treatment: str) -> float:
+def _comparator_log_hr(treated: pd.DataFrame, comparator: pd.DataFrame, cancer: str, treatment: str
+                       ) -> tuple[float, float]:
     from lifelines import CoxPHFitter
 
     frame = pd.concat([treated.assign(_arm=1.0), comparator.assign(_arm=0.0)], ignore_index=True)
@@ -89,7 +92,8 @@ def _comparator_log_hr(treated: pd.DataFrame, comparator: pd.DataFrame, cancer: 
         x[f"subtype={label}"] = (frame["subtype"].astype(str) == label).astype(float)
     x = x.loc[:, x.std() > 0]
     x = x.assign(_days=frame["followup_days"].clip(lower=0.5), _died=frame["death"].astype(int), _stage=frame["stage"])
-    return float(CoxPHFitter(penalizer=0.001).fit(x, "_days", "_died", strata=["_stage"]).params_["_arm"])
+    cox = CoxPHFitter(penalizer=0.001).fit(x, "_days", "_died", strata=["_stage"])
+    return float(cox.params_["_arm"]), float(cox.standard_errors_["_arm"])
 
 
 def _eligible(p: pd.DataFrame, cancer: str, treatment: str) -> pd.DataFrame:
@@ -163,13 +167,13 @@ def evaluate(real: dict, control: dict, synthetic: dict, effects: list, seed: in
         treated = treated[treated[treatment]]
         ctrl = _eligible(control["patients"], cancer, treatment)
         syn = _eligible(synthetic["patients"], cancer, treatment)
-        syn = syn[~syn[treatment]]
-        ctrl = ctrl[~ctrl[treatment]]
-        if len(syn) > len(ctrl):
-            syn = syn.sample(len(ctrl), random_state=seed)
-        a, b = _comparator_log_hr(treated, ctrl, cancer, treatment), _comparator_log_hr(treated, syn, cancer, treatment)
-        comparators.append({"cancer": cancer, "treatment": treatment, "log_hr_vs_real_control": round(a, 4),
-                            "log_hr_vs_replica": round(b, 4), "difference": round(b - a, 4)})
+        syn, ctrl = syn[~syn[treatment]], ctrl[~ctrl[treatment]]
+        (a, se_a), (b, se_b) = (_comparator_log_hr(treated, ctrl, cancer, treatment),
+                                _comparator_log_hr(treated, syn, cancer, treatment))
+        comparators.append({"cancer": cancer, "treatment": treatment, "untreated_real_control": len(ctrl),
+                            "untreated_replica": len(syn), "log_hr_vs_real_control": round(a, 4),
+                            "se_vs_real_control": round(se_a, 4), "log_hr_vs_replica": round(b, 4),
+                            "se_vs_replica": round(se_b, 4), "difference": round(b - a, 4)})
     costs = pd.DataFrame({"real": _cost_per_patient(real), "synthetic": _cost_per_patient(synthetic)})
     costs["relative_difference"] = costs["synthetic"] / costs["real"] - 1
     return {"effects": table.round(4).to_dict(orient="records"),
@@ -189,9 +193,11 @@ def _markdown(label: str, result: dict) -> str:
     lines += ["", f"covered: {result['covered_share']:.0%}; wrong direction: {result['wrong_direction']}", "",
               "| claims figure | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in result["claims"].items()]
-    lines += ["", "| comparator | log-HR vs real control | vs replica | difference |", "|---|---:|---:|---:|"]
-    lines += [f"| {c['cancer']} {c['treatment']} | {c['log_hr_vs_real_control']:.3f} | {c['log_hr_vs_replica']:.3f} | "
-              f"{c['difference']:+.3f} |" for c in result["comparators"]]
+    lines += ["", "| comparator | untreated: control / replica | log-HR vs real control (SE) | vs replica (SE) | "
+              "difference |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {c['cancer']} {c['treatment']} | {c['untreated_real_control']:,} / {c['untreated_replica']:,} | "
+              f"{c['log_hr_vs_real_control']:.3f} ({c['se_vs_real_control']:.3f}) | {c['log_hr_vs_replica']:.3f} "
+              f"({c['se_vs_replica']:.3f}) | {c['difference']:+.3f} |" for c in result["comparators"]]
     lines += ["", "| cancer | mean cost real (€) | synthetic (€) | difference |", "|---|---:|---:|---:|"]
     lines += [f"| {c['cancer_type']} | {c['real']:,.0f} | {c['synthetic']:,.0f} | {c['relative_difference']:+.1%} |"
               for c in result["cost_per_patient"]]

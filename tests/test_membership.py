@@ -200,10 +200,9 @@ def test_gate_refuses_the_cell_leaking_replica_after_the_copy_screen_lets_it_thr
     _, train, control, _ = release_data
     risk, checks = assess(train, crafted, control, ON_ESTIMATE, seed=3)
     assert risk["measured"] and risk["screen"]["replica_patients_copying_a_real_patient"] == 0
-    # the cell attack sees it (Anonymeter's linkability may too: the memorised cells no longer go with the
-    # synthetic treatments and claims of the clinical world, #23)
-    assert "membership_cell_frequency" in _failed(checks) and _failed(checks) <= {"membership_cell_frequency",
-                                                                                "linkability"}
+    # the cell attack sees it (Anonymeter's attacks may too, now that the memorised cells no longer go with the
+    # synthetic treatments and claims of the clinical world, #23: which one varies with the replica)
+    assert "membership_cell_frequency" in _failed(checks)
     genuine_cell = genuine_assessed[0]["membership"]["cell_frequency"]
     assert risk["membership"]["cell_frequency"]["auc"] > genuine_cell["ci"][1]
 
