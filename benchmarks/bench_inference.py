@@ -149,7 +149,7 @@ def _read(folder: Path) -> dict:
 def _cost_per_patient(t: dict) -> pd.Series:
     p = t["patients"].set_index("patient_id")
     if "cost_eur" not in t["stays"].columns:
-        return pd.Series(np.nan, index=sorted(p["cancer_type"].unique()))
+        return pd.Series(np.nan, index=pd.Index(sorted(p["cancer_type"].unique()), name="cancer_type"))
     cost = t["stays"].groupby("patient_id")["cost_eur"].sum().add(
         t["dispensings"].groupby("patient_id")["cost_eur"].sum(), fill_value=0)
     return cost.reindex(p.index, fill_value=0).groupby(p["cancer_type"]).mean()
