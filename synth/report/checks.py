@@ -347,14 +347,7 @@ def build_checks(report: dict, rule: DisclosureRule | None = None) -> tuple[list
         _cox_checks(f"all cancers (stage, age, cancer type vs {cox['reference_cancer']}, sex)", cox, checks, notes,
                     rule)
 
-    if "treatments" in report:
-        _treatment_checks(report["treatments"], checks, notes, rule)
-    if "claims" in report:
-        _claims_checks(report["claims"], checks, notes, rule)
-    if "pathways" in report:
-        _pathway_checks(report["pathways"], checks, notes, rule)
-    if "costs" in report:
-        _cost_checks(report["costs"], checks, notes, rule)
+    _section_checks(report, checks, notes, rule)
 
     prediction = report["prediction"]
     if prediction["problem"]:
@@ -367,6 +360,14 @@ def build_checks(report: dict, rule: DisclosureRule | None = None) -> tuple[list
     return checks, notes
 
 
+def _section_checks(sections: dict, checks: list, notes: list, rule: DisclosureRule) -> None:
+    """The checks of the clinical sections present: treatments by stage, claims, pathways, costs."""
+    for name, add in (("treatments", _treatment_checks), ("claims", _claims_checks), ("pathways", _pathway_checks),
+                      ("costs", _cost_checks)):
+        if name in sections:
+            add(sections[name], checks, notes, rule)
+
+
 def clinical_checks(sections: dict, rule: DisclosureRule | None = None) -> tuple[list[dict], list[str]]:
     """The checks of the clinical sections alone (``treatments``, ``claims``, ``pathways``, ``costs`` and the global
     ``cox`` when given, as :func:`synth.report.build.clinical_sections` measures them), with the oversampling note
@@ -377,14 +378,7 @@ def clinical_checks(sections: dict, rule: DisclosureRule | None = None) -> tuple
         _oversampling(sections["sizes"], notes, rule)
     if sections.get("cox") and not sections["cox"]["problem_real"]:
         _cox_checks("all cancers", sections["cox"], checks, notes, rule)
-    if "treatments" in sections:
-        _treatment_checks(sections["treatments"], checks, notes, rule)
-    if "claims" in sections:
-        _claims_checks(sections["claims"], checks, notes, rule)
-    if "pathways" in sections:
-        _pathway_checks(sections["pathways"], checks, notes, rule)
-    if "costs" in sections:
-        _cost_checks(sections["costs"], checks, notes, rule)
+    _section_checks(sections, checks, notes, rule)
     return checks, notes
 
 
