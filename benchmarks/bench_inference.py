@@ -112,7 +112,7 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _claims_figures(real: dict, synthetic: dict, control: dict) -> dict:
-    from synth.care_rules import incoherent_claims, stay_kinds
+    from synth.care_rules import incoherent_claims
 
     def los(t):
         return (t["stays"]["discharge_date"] - t["stays"]["admission_date"]).dt.days.to_numpy()
@@ -120,15 +120,12 @@ def _claims_figures(real: dict, synthetic: dict, control: dict) -> dict:
     def day_case(t):
         return float((los(t) == 0).mean())
 
-    def sessions_with_nights(t):
-        kind = stay_kinds(t["stays"])
-        return int((kind.isin(["chemotherapy_session", "radiotherapy_session"]).to_numpy() & (los(t) > 0)).sum())
-
-    real_incoherent = sum(incoherent_claims(real).values())
-    synthetic_incoherent = sum(incoherent_claims(synthetic).values())
+    real_rules, synthetic_rules = incoherent_claims(real), incoherent_claims(synthetic)
+    night_rule = next(rule for rule in synthetic_rules if rule.startswith("day session"))
     return {
-        "incoherent_claims_real": real_incoherent, "incoherent_claims_synthetic": synthetic_incoherent,
-        "day_sessions_with_nights_synthetic": sessions_with_nights(synthetic),
+        "incoherent_claims_real": sum(real_rules.values()),
+        "incoherent_claims_synthetic": sum(synthetic_rules.values()),
+        "day_sessions_with_nights_synthetic": synthetic_rules[night_rule],
         "day_case_share": {"real": day_case(real), "synthetic": day_case(synthetic), "control": day_case(control)},
         "los_ks": {"synthetic_vs_real": _ks(los(real), los(synthetic)), "control_vs_real": _ks(los(real), los(control))},
     }
@@ -147,12 +144,12 @@ def _read(folder: Path) -> dict:
 
 
 def _cost_per_patient(t: dict) -> pd.Series:
-    p = t["patients"].set_index("patient_id")
-    if "cost_eur" not in t["stays"].columns:
+    from synth.report.costs import patient_costs
+
+    p = t["patients"]
+    if "cost_eur" not in t["stays"].columns:  # an older generator's replica
         return pd.Series(np.nan, index=pd.Index(sorted(p["cancer_type"].unique()), name="cancer_type"))
-    cost = t["stays"].groupby("patient_id")["cost_eur"].sum().add(
-        t["dispensings"].groupby("patient_id")["cost_eur"].sum(), fill_value=0)
-    return cost.reindex(p.index, fill_value=0).groupby(p["cancer_type"]).mean()
+    return patient_costs(t).groupby(p["cancer_type"]).mean()
 
 
 def evaluate(real: dict, control: dict, synthetic: dict, effects: list, seed: int) -> dict:

@@ -87,7 +87,15 @@ def dispensing_kinds(dispensings: pd.DataFrame) -> pd.Series:
 
 
 def kinds_of(table: str, claims: pd.DataFrame) -> pd.Series:
-    return stay_kinds(claims) if table == "stays" else dispensing_kinds(claims)
+    """Each claim's kind, read on the distinct codes only (a few hundred, not millions of rows)."""
+    columns = [c for c in (("main_diagnosis", "ghm") if table == "stays" else ("atc_code",)) if c in claims.columns]
+    frame = claims[columns].astype("object")
+    codes, uniques = pd.MultiIndex.from_frame(frame.where(frame.notna(), "\x00")).factorize()
+    distinct = uniques.to_frame(index=False, name=columns)
+    distinct = distinct.astype("object").where(distinct != "\x00", None)
+    read = stay_kinds if table == "stays" else dispensing_kinds
+    kinds = read(distinct).to_numpy(dtype=object)
+    return pd.Series(kinds[codes] if len(codes) else np.array([], dtype=object), index=claims.index, dtype="object")
 
 
 def _has_required(kind: pd.Series, claims: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
@@ -110,17 +118,17 @@ def _has_required(kind: pd.Series, claims: pd.DataFrame, patients: pd.DataFrame)
 def incoherent_claims(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Per rule, how many claims contradict the patient's treatments or the day-session rule."""
     p = tables["patients"]
-    counts = {}
+    counts, kind_of = {}, {}
     for table, kinds in (("stays", STAY_KINDS), ("dispensings", DISPENSING_KINDS)):
         claims = tables[table]
-        kind = kinds_of(table, claims)
+        kind = kind_of[table] = kinds_of(table, claims)
         ok = _has_required(kind, claims, p)
         for care in kinds:
             if care.requires:
                 counts[f"{care.what} for a patient without {' or '.join(care.requires)}"] = int(
                     (kind.eq(care.name) & ~ok).sum())
     stays = tables["stays"]
-    session = stay_kinds(stays).map(lambda k: KINDS[k].day_session).astype(bool)
+    session = kind_of["stays"].map(lambda k: KINDS[k].day_session).astype(bool)
     nights = (stays["discharge_date"] - stays["admission_date"]).dt.days
     counts["day session (Z51.0/Z51.1) lasting one night or more"] = int((session & (nights > 0)).sum())
     return counts

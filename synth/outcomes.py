@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from synth.schema import TREATMENTS
-from synth.strata import assign_strata, fit_strata
+from synth.strata import assign_strata, draw_from_counts, fit_strata
 
 MIN_PATIENTS = 50
 MIN_TERM_PATIENTS = 20
@@ -84,6 +84,13 @@ def _design(frame: pd.DataFrame, terms: dict) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
+def _risk(design: pd.DataFrame, coefficients: dict[str, float]) -> np.ndarray:
+    """exp(xβ) of each row (1 without coefficients)."""
+    if not coefficients:
+        return np.ones(len(design))
+    return np.exp(design[list(coefficients)].to_numpy() @ np.array(list(coefficients.values())))
+
+
 def _baseline_groups(frame: pd.DataFrame) -> pd.Series:
     """The stage as the baseline group, or :data:`POOLED` for stages with too few patients."""
     stage = frame["stage"].astype(str)
@@ -131,8 +138,7 @@ def _fit_cancer(frame: pd.DataFrame) -> dict:
     days, died = frame["followup_days"].to_numpy(float), frame["death"].to_numpy(bool)
     groups = _baseline_groups(frame)
     coefficients = _fit_cox(design, days, died, groups)
-    risk = np.exp(design[list(coefficients)].to_numpy() @ np.array(list(coefficients.values()))) \
-        if coefficients else np.ones(len(frame))
+    risk = _risk(design, coefficients)
     baselines = {str(g): _breslow(days[(groups == g).to_numpy()], died[(groups == g).to_numpy()],
                                   risk[(groups == g).to_numpy()]) for g in sorted(groups.unique())}
     if POOLED not in baselines:
@@ -183,10 +189,7 @@ def _draw_death_days(model: dict, p: pd.DataFrame, rng: np.random.Generator) -> 
         if not rows.any():
             continue
         frame = p[rows]
-        coefficients = fitted["coefficients"]
-        design = _design(frame, fitted["terms"])
-        risk = np.exp(design[list(coefficients)].to_numpy() @ np.array(list(coefficients.values()))) \
-            if coefficients else np.ones(len(frame))
+        risk = _risk(_design(frame, fitted["terms"]), fitted["coefficients"])
         groups = frame["stage"].astype(str).where(frame["stage"].astype(str).isin(fitted["baselines"]), POOLED)
         days = np.full(len(frame), np.inf)
         for group in sorted(groups.unique()):
@@ -205,10 +208,7 @@ def _draw_causes(model: dict, p: pd.DataFrame, rng: np.random.Generator) -> pd.S
     u = rng.random(len(p))
     for name in sorted(table):
         rows = (strata == name).to_numpy() & p["death"].to_numpy(bool)
-        labels = np.array(list(table[name]), dtype=object)
-        weights = np.array(list(table[name].values()), dtype=float)
-        cause[rows] = labels[np.searchsorted(np.cumsum(weights) / weights.sum(), u[rows], side="right")
-                             .clip(0, len(labels) - 1)]
+        cause[rows] = draw_from_counts(table[name], u[rows])
     return cause
 
 

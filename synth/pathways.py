@@ -44,7 +44,7 @@ import pandas as pd
 from synth.care_rules import DISPENSING_KINDS, STAY_KINDS, CareKind, kinds_of
 from synth.generators import draw, fit_synthesizer, single_table_synthesizer
 from synth.schema import PATIENT_ID, WORKUP_DAYS, column_order
-from synth.strata import assign_strata, fit_strata, with_bands
+from synth.strata import assign_strata, draw_from_counts, fit_strata, with_bands
 
 MIN_PATIENTS = 50
 MIN_ROWS = 200
@@ -258,10 +258,7 @@ def _draw_counts(table: dict, strata: pd.Series, rng: np.random.Generator) -> np
     u = rng.random(len(strata))
     for name in sorted(table):
         rows = (strata == name).to_numpy()
-        values = np.array([int(v) for v in table[name]])
-        weights = np.array(list(table[name].values()), dtype=float)
-        pick = np.searchsorted(np.cumsum(weights) / weights.sum(), u[rows], side="right").clip(0, len(values) - 1)
-        out[rows] = values[pick]
+        out[rows] = draw_from_counts(table[name], u[rows]).astype(np.int64)
     return out
 
 
@@ -317,10 +314,7 @@ def _draw_first_days(orders: dict, p: pd.DataFrame, counts: dict[str, np.ndarray
     for name in sorted(set(strata.dropna())):
         rows = frame.index[(strata == name).to_numpy()]
         entry = orders[name]
-        labels = np.array(list(entry["orders"]), dtype=object)
-        weights = np.array(list(entry["orders"].values()), dtype=float)
-        drawn = labels[np.searchsorted(np.cumsum(weights) / weights.sum(), u[frame.index.get_indexer(rows)],
-                                       side="right").clip(0, len(labels) - 1)]
+        drawn = draw_from_counts(entry["orders"], u[frame.index.get_indexer(rows)])
         for order in sorted(set(drawn)):
             if order not in entry["first_days"]:
                 continue

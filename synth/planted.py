@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harmonie.errors import HarmonieError
+from synth.replica import claims_summary
 from synth.schema import PATIENT_ID, TREATMENTS
 
 
@@ -88,10 +89,7 @@ def plant_effects(tables: dict[str, pd.DataFrame], effects: list[PlantedEffect],
             kept["discharge_date"] = kept["discharge_date"].where(kept["discharge_date"] <= ends[kept.index],
                                                                   ends[kept.index])
         out[name] = kept.reset_index(drop=True)
-    first = p[PATIENT_ID].map(out["stays"].groupby(PATIENT_ID)["admission_date"].min())
-    p["days_to_first_stay"] = (first - p["diagnosis_date"]).dt.days.astype("Int64")
-    for column, name in (("n_stays", "stays"), ("n_dispensings", "dispensings")):
-        p[column] = p[PATIENT_ID].map(out[name].groupby(PATIENT_ID).size()).fillna(0).astype("int64")
+    claims_summary(p, out["stays"], out["dispensings"])
     return out
 
 

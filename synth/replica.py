@@ -86,7 +86,7 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
     with stage("sample their care pathways"):
         tables = {"patients": patients, **sample_pathways(manifest["pathways"], synthesizers, patients,
                                                           seed=seed + 1000)}
-    tables["patients"] = _claims_summary(tables["patients"], tables["stays"], tables["dispensings"])
+    tables["patients"] = claims_summary(tables["patients"], tables["stays"], tables["dispensings"])
     tables = {name: tables[name][column_order(name)] for name in ("patients", "stays", "dispensings")}
     broken = check_replica(tables, manifest.get("training_incoherence"))
     if broken:  # the generators guarantee these; a violation is a bug, never a silent release
@@ -94,7 +94,8 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
     return tables, manifest
 
 
-def _claims_summary(patients: pd.DataFrame, stays: pd.DataFrame, dispensings: pd.DataFrame) -> pd.DataFrame:
+def claims_summary(patients: pd.DataFrame, stays: pd.DataFrame, dispensings: pd.DataFrame) -> pd.DataFrame:
+    """The patients with ``days_to_first_stay``, ``n_stays`` and ``n_dispensings`` recomputed from the claims."""
     first = patients[PATIENT_ID].map(stays.groupby(PATIENT_ID)["admission_date"].min())
     patients["days_to_first_stay"] = (first - patients["diagnosis_date"]).dt.days.astype("Int64")
     for column, claims in (("n_stays", stays), ("n_dispensings", dispensings)):

@@ -51,3 +51,11 @@ def assign_strata(patients: pd.DataFrame, levels: tuple[tuple[str, ...], ...], a
         names = _names(patients, depth, level)
         stratum = stratum.where(stratum.notna(), names.where(names.isin(available)))
     return stratum
+
+
+def draw_from_counts(counts: dict, u: np.ndarray) -> np.ndarray:
+    """For each uniform draw in ``u``, a key of ``counts`` ({value: count or weight}) with probability
+    proportional to its count (inverse CDF, keys in their stored order)."""
+    labels = np.array(list(counts), dtype=object)
+    weights = np.array(list(counts.values()), dtype=float)
+    return labels[np.searchsorted(np.cumsum(weights) / weights.sum(), u, side="right").clip(0, len(labels) - 1)]

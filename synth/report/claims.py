@@ -64,16 +64,10 @@ KIND = "_kind"
 
 def claim_kinds(table: str, claims: pd.DataFrame) -> pd.Series:
     """Each claim's kind by :func:`synth.care_rules.kinds_of`, read from the column :data:`KIND` when
-    :func:`with_kinds` added it, else computed on the distinct codes only (a few hundred, not millions of rows)."""
+    :func:`with_kinds` added it."""
     if KIND in claims.columns:
         return claims[KIND]
-    columns = ["main_diagnosis", "ghm"] if table == "stays" else ["atc_code"]
-    frame = claims[columns].astype("object")
-    codes, uniques = pd.MultiIndex.from_frame(frame.where(frame.notna(), "\x00")).factorize()
-    distinct = uniques.to_frame(index=False, name=columns)
-    distinct = distinct.astype("object").where(distinct != "\x00", None)
-    kinds = care_rules.kinds_of(table, distinct).to_numpy(dtype=object)
-    return pd.Series(kinds[codes] if len(codes) else np.array([], dtype=object), index=claims.index, dtype="object")
+    return care_rules.kinds_of(table, claims)
 
 
 def with_kinds(side: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
