@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from harmonie.errors import HarmonieError
 from harmonie.io import DATE, SUPPORTED_DATE, read_table
-from hostile.hostile_helpers import one_line_error, replace_column, run
+from hostile.hostile_helpers import MARKER, one_line_error, replace_column, run
 from linkage.normalise.dates import MAX_YEAR, MIN_YEAR, parse_date
 
 OUTSIDE = st.dates(max_value=dt.date(MIN_YEAR - 1, 12, 31)) | st.dates(min_value=dt.date(MAX_YEAR + 1, 1, 1))
@@ -127,7 +127,7 @@ def test_a_dataset_with_an_out_of_range_date_is_one_line_for_fit_and_risk(tmp_pa
 
 
 @pytest.mark.parametrize("column, values", [
-    ("age_at_diagnosis", lambda n: pa.array(["DUPONT JEAN 1 56 03 75 123 456"] * n)),
+    ("age_at_diagnosis", lambda n: pa.array([MARKER] * n)),
     ("death", lambda n: pa.array([1.5] * n)),
     ("diagnosis_date", lambda n: pa.array(["2015-03-03"] * n)),
     ("patient_id", lambda n: pa.array([{"a": 1}] * n)),
