@@ -43,7 +43,8 @@ def ensure_output_dir(path: str | os.PathLike) -> Path:
     return out
 
 
-_KEY_MARKERS = (b'"harmonie-linkage-key"', b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"-----BEGIN PRIVATE KEY-----")
+_KEY_MARKERS = (b'"harmonie-linkage-key"', b'"harmonie-model-key"', b"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+                b"-----BEGIN PRIVATE KEY-----")
 
 
 def is_key_file(path: str | os.PathLike) -> bool:

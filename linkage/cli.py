@@ -66,14 +66,14 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
     if (n_cohort or 0) > MAX_COHORT or (n_snds or 0) > MAX_SNDS:
         raise InvalidParameter(f"--cohort is at most {MAX_COHORT:,} and --snds at most {MAX_SNDS:,} (ten times the "
                                "Harmonie scale; more would not fit in memory)")
-    from harmonie.io import ensure_output_dir
+    from harmonie.output_set import OutputFolder
     from linkage.datasets import make_population, population_summary
     from linkage.datasets.summary import render_summary
 
-    ensure_output_dir(out_dir)  # fail before simulating, not after
-    population = make_population(n_cohort, n_snds, seed=seed,
-                                 params=with_overrides(preset_params(preset), list(params)))
-    population.write(out_dir)
+    with OutputFolder(out_dir, "simulate") as staging:  # locked and checked before simulating, not after
+        population = make_population(n_cohort, n_snds, seed=seed,
+                                     params=with_overrides(preset_params(preset), list(params)))
+        population.write(staging)
     summary = population_summary(population)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -198,6 +198,7 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     """
     from harmonie.errors import HarmonieError
     from harmonie.io import ID, SUPPORTED_DATE, TEXT, check_distinct_paths, column_names, read_table, write_parquet
+    from harmonie.output_set import locked
     from linkage.encoding import encode_holder, write_encoded
     from linkage.encoding.events import load_finess_map
     from linkage.encoding.holder import required_columns
@@ -226,12 +227,15 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
                             kinds={ev.id_column: ID, ev.finess: TEXT, ev.date: SUPPORTED_DATE})
     finess_map = load_finess_map(finess_map_path, encoding=text_encoding) if finess_map_path else None
     key = load_key(key_file, passphrase_from_environment())  # inputs checked first: no key derived for nothing
-    result = encode_holder(parsed, key, role, patients, events, finess_map=finess_map)
-    provenance = {"harmonie.spec_hash": parsed.hash, "harmonie.key_fingerprint": key.fingerprint,
-                  "harmonie.holder": role}
-    write_encoded(result.encoded, result.metadata, out_path)
-    write_parquet(result.crosswalk, crosswalk_path, metadata=provenance)
-    write_parquet(result.rejects, rejects_path, metadata=provenance)
+    with locked(out_path, crosswalk_path, rejects_path):
+        result = encode_holder(parsed, key, role, patients, events, finess_map=finess_map)
+        provenance = {"harmonie.spec_hash": parsed.hash, "harmonie.key_fingerprint": key.fingerprint,
+                      "harmonie.holder": role, "harmonie.run_id": result.metadata["run_id"]}
+        # the crosswalk first: a run killed between the files leaves a crosswalk whose run id no encoded file
+        # (and so no links) carries, which `synth extract` refuses, never a new encoded file beside an old crosswalk
+        write_parquet(result.crosswalk, crosswalk_path, metadata=provenance)
+        write_parquet(result.rejects, rejects_path, metadata=provenance)
+        write_encoded(result.encoded, result.metadata, out_path)
     m = result.metadata
     note(key_fingerprint=key.fingerprint, spec_hash=parsed.hash,
          rows={"in": m["rows_in"], "encoded": m["rows_encoded"], "rejected": m["rows_rejected"]})
@@ -274,6 +278,7 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
          no_charts: bool, keep_candidates: bool, model_path: Path | None, engine: str = "local",
          spark_master: str | None = None) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
+    from harmonie.output_set import OutputFolder
     from linkage.link import link as run_link
     from linkage.link import write_link_outputs
     from linkage.model import load_model
@@ -289,15 +294,16 @@ def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, thre
     parsed = load_spec(spec_file)
     check_encoded_inputs(parsed, left_path, right_path)
     model = load_model(model_path) if model_path else None
-    if engine == "spark":
-        from linkage.engines.spark import link_spark, write_spark_outputs
+    with OutputFolder(out_dir, "link", inputs=[left_path, right_path, model_path]) as staging:
+        if engine == "spark":
+            from linkage.engines.spark import link_spark, write_spark_outputs
 
-        result = link_spark(parsed, left_path, right_path, threshold=threshold, model=model,
-                            master=spark_master, candidates_out=out_dir if keep_candidates else None)
-        write_spark_outputs(result, out_dir, charts=not no_charts)
-    else:
-        result = run_link(parsed, left_path, right_path, threshold=threshold, model=model)
-        write_link_outputs(result, out_dir, charts=not no_charts, keep_candidates=keep_candidates)
+            result = link_spark(parsed, left_path, right_path, threshold=threshold, model=model,
+                                master=spark_master, candidates_out=staging if keep_candidates else None)
+            write_spark_outputs(result, staging, charts=not no_charts)
+        else:
+            result = run_link(parsed, left_path, right_path, threshold=threshold, model=model)
+            write_link_outputs(result, staging, charts=not no_charts, keep_candidates=keep_candidates)
     s = result.summary
     note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
          rows={"left": s["left"]["records"], "right": s["right"]["records"], "links": s.get("links", 0)})
@@ -383,23 +389,29 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
     """Measure links against ground truth: precision, recall, F1, blocking reduction ratio,
     and recall and false links by hard case (married name, moved, twin, NIR...)."""
     from harmonie.io import read_table
+    from harmonie.output_set import OutputFolder, check_output_set
     from linkage.evaluate import evaluate_links, format_hard_cases
 
     from harmonie.io import ID
 
     if hard_cases_path is None and (beside := truth_path.with_name("hard_cases.parquet")).is_file():
         hard_cases_path = beside
+    summary_path, candidates = links_path.with_name("summary.json"), links_path.with_name("candidates.parquet")
+    check_output_set(links_path, summary_path, candidates)  # one run's links, summary and candidates, never a mix
     crosswalks = [read_table(p, columns=["local_id", "linkage_id"], what=f"{side} crosswalk")
                   for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
     truth = read_table(truth_path, what="truth", kinds={"*": ID})
-    check_truth_inputs(truth, crosswalks, links_path.with_name("summary.json"), truth_path)
-    report = evaluate_links(
-        read_table(links_path, what="links").to_pandas(), truth.to_pandas(),
-        crosswalks[0].to_pandas(), crosswalks[1].to_pandas(),
-        read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
-        summary_path=links_path.with_name("summary.json"), out_dir=out_dir or links_path.parent,
-        candidates_path=candidates if (candidates := links_path.with_name("candidates.parquet")).exists() else None,
-        hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None)
+    check_truth_inputs(truth, crosswalks, summary_path, truth_path)
+    out = out_dir or links_path.parent
+    with OutputFolder(out, "evaluate", inputs=[links_path, summary_path, candidates]) as staging:
+        report = evaluate_links(
+            read_table(links_path, what="links").to_pandas(), truth.to_pandas(),
+            crosswalks[0].to_pandas(), crosswalks[1].to_pandas(),
+            read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
+            summary_path=summary_path, out_dir=staging,
+            candidates_path=candidates if candidates.exists() else None,
+            hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None)
+    report["paths"] = {kind: str(Path(out) / Path(p).name) for kind, p in report["paths"].items()}
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
                f"{report['false_positives']:,} false links)")
@@ -438,7 +450,8 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
     completeness, the model's own estimate of its quality, time and peak memory.
     """
     from harmonie.errors import HarmonieError
-    from harmonie.io import ensure_output_dir, read_table, write_text
+    from harmonie.io import read_table, write_text
+    from harmonie.output_set import OutputFolder
     from linkage.bench import bench_linkage, render_markdown
     from linkage.link import write_link_outputs
 
@@ -448,17 +461,18 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
     from linkage.spec import load_spec
 
     check_encoded_inputs(load_spec(spec_file), left_path, right_path)
-    out = ensure_output_dir(out_dir)  # fail before linking, not after
-    truth = read_table(truth_path, what="truth").to_pandas()
-    crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
-                  for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
-    duplicates = read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None
-    report, result = bench_linkage(spec_file, left_path, right_path, truth, left_crosswalk=crosswalks[0],
-                                   right_crosswalk=crosswalks[1], duplicates=duplicates, threshold=threshold)
-    write_link_outputs(result, out, charts=False)
-    report["paths"] = {"markdown": str(out / "bench.md"), "json": str(out / "bench.json")}
-    write_text(json.dumps(report, indent=2, default=str) + "\n", out / "bench.json")
-    write_text(render_markdown(report), out / "bench.md")
+    out = Path(out_dir)
+    with OutputFolder(out, "bench") as staging:  # locked and checked before linking, not after
+        truth = read_table(truth_path, what="truth").to_pandas()
+        crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
+                      for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
+        duplicates = read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None
+        report, result = bench_linkage(spec_file, left_path, right_path, truth, left_crosswalk=crosswalks[0],
+                                       right_crosswalk=crosswalks[1], duplicates=duplicates, threshold=threshold)
+        write_link_outputs(result, staging, charts=False)
+        report["paths"] = {"markdown": str(out / "bench.md"), "json": str(out / "bench.json")}
+        write_text(json.dumps(report, indent=2, default=str) + "\n", staging / "bench.json")
+        write_text(render_markdown(report), staging / "bench.md")
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
                f"{report['false_positives']:,} false links)")
@@ -499,7 +513,7 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
     Re-runs the first round (with --model, the link run's weights without EM), selects the
     pairs it cannot decide and writes the query: pairs of linkage ids, nothing else.
     """
-    from harmonie.io import ensure_output_dir
+    from harmonie.output_set import OutputFolder
     from linkage.model import load_model
     from linkage.second_round import Selection, first_round
     from linkage.spec import load_spec
@@ -507,13 +521,15 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
 
     parsed = load_spec(spec_file)
     check_encoded_inputs(parsed, left_path, right_path)
-    out = ensure_output_dir(out_dir)
-    state, summary = first_round(parsed, left_path, right_path,
-                                 model=load_model(model_path) if model_path else None, threshold=threshold,
-                                 selection=Selection(decided, min_probability, max_per_record, max_group, unlinked_top))
-    query = state.query
-    state.save(out / "first_round.parquet")
-    query.save(out / "query.parquet")
+    with OutputFolder(out_dir, "query-pairs", inputs=[left_path, right_path, model_path]) as staging:
+        state, summary = first_round(parsed, left_path, right_path,
+                                     model=load_model(model_path) if model_path else None, threshold=threshold,
+                                     selection=Selection(decided, min_probability, max_per_record, max_group,
+                                                         unlinked_top))
+        query = state.query
+        state.save(staging / "first_round.parquet")
+        query.save(staging / "query.parquet")
+    out = Path(out_dir)
     q = state.metadata["queried"]
     note(key_fingerprint=summary["key_fingerprint"], spec_hash=summary["spec_hash"],
          rows={"pairs": q["pairs"], "left": q["left_records"], "right": q["right_records"]})
@@ -593,16 +609,19 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
 def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], out_dir: Path,
             threshold: float | None) -> None:
     """Second round, linkage unit: rescore the queried pairs with their given names and link again."""
+    from harmonie.output_set import OutputFolder, check_output_set
     from linkage.encoding.pair_names import PairAnswer
     from linkage.second_round import FirstRound, resolve as run_resolve
     from linkage.second_round import write_second_round_outputs
     from linkage.spec import load_spec
     from privacy.audit.trail import note
 
-    state = FirstRound.load(state_path)
-    result = run_resolve(load_spec(spec_file), state, [PairAnswer.load(p) for p in answer_paths],
-                         threshold=threshold)
-    write_second_round_outputs(result, out_dir)
+    check_output_set(state_path)
+    with OutputFolder(out_dir, "resolve", inputs=[state_path, *answer_paths]) as staging:
+        state = FirstRound.load(state_path)
+        result = run_resolve(load_spec(spec_file), state, [PairAnswer.load(p) for p in answer_paths],
+                             threshold=threshold)
+        write_second_round_outputs(result, staging)
     s, r = result.summary, result.summary["second_round"]
     note(key_fingerprint=s["key_fingerprint"], spec_hash=s["spec_hash"],
          rows={"pairs": r["queried_pairs"], "links": s["links"]})

@@ -237,9 +237,10 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
 
         out = ensure_output_dir(out_dir)
         curve = precision_recall_curve(links, pairs)
-        report["paths"] = {"json": str(out / "evaluation.json"), "curve": str(out / "precision_recall.png")}
+        report["paths"] = {"json": "evaluation.json", "curve": "precision_recall.png"}  # beside each other
         write_text(json.dumps(report, indent=2) + "\n", out / "evaluation.json")
         _plot_curve(curve, report, out / "precision_recall.png")
+        report["paths"] = {kind: str(out / name) for kind, name in report["paths"].items()}
     return report
 
 

@@ -20,13 +20,14 @@ from harmonie.progress import stage
 from linkage.blocking import Candidates, block
 from linkage.compare import compare
 from linkage.encoded_arrays import EncodedRecords
-from linkage.encoding.encoded_file import EncodedFile, read_encoded
+from linkage.encoding.encoded_file import EncodedFile, check_same_encoding, read_encoded
 from linkage.model import FellegiSunter
 from linkage.plan import LinkPlan
 from linkage.scoring import identity_signatures, score_partition, term_frequencies
 from linkage.spec import Spec
 
 PARTITION_PAIRS = 4_000_000
+RUN_IDS = "harmonie.run_ids"  # links.parquet metadata: {"left": run id, "right": run id} of the encodings linked
 
 
 @dataclass
@@ -55,6 +56,7 @@ def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | Encoded
     with stage("load encoded files"):
         left_file, right_file = (side if isinstance(side, EncodedFile) else read_encoded(side) for side in (left, right))
         plan.check_inputs(left_file.metadata, right_file.metadata)
+        check_same_encoding(left_file.table, right_file.table)
         left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
     comparisons = plan.comparisons(set(left_file.table.column_names), set(right_file.table.column_names))
     with stage("blocking"):
@@ -119,7 +121,8 @@ def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool 
     """Write links, grey zone, model, summary and charts; with ``keep_candidates`` also every
     candidate pair (``candidates.parquet``, for measuring the blocking against truth)."""
     out = ensure_output_dir(out_dir)
-    paths = {"links": write_parquet(result.links, out / "links.parquet"),
+    encodings = {side: result.summary[side].get("run_id") for side in ("left", "right")}
+    paths = {"links": write_parquet(result.links, out / "links.parquet", metadata={RUN_IDS: json.dumps(encodings)}),
              "grey_zone": write_parquet(result.grey_zone, out / "grey_zone.parquet")}
     if keep_candidates and result.left_ids is not None:
         candidates = pa.table({

@@ -38,7 +38,7 @@ class LinkSummary:
     spec: str
     spec_hash: str
     key_fingerprint: str
-    left: dict                      # {"holder": ..., "records": n}
+    left: dict                      # {"holder": ..., "records": n, "run_id": the encoding's}
     right: dict
     blocking: list[PassReport]
     candidate_pairs: int
@@ -103,8 +103,10 @@ class LinkPlan:
                 reports: list[PassReport], candidate_pairs: int) -> LinkSummary:
         return LinkSummary(spec=self.spec.name, spec_hash=self.spec.hash,
                            key_fingerprint=left_metadata["key_fingerprint"],
-                           left={"holder": left_metadata.get("holder"), "records": n_left},
-                           right={"holder": right_metadata.get("holder"), "records": n_right},
+                           left={"holder": left_metadata.get("holder"), "records": n_left,
+                                 "run_id": left_metadata.get("run_id")},
+                           right={"holder": right_metadata.get("holder"), "records": n_right,
+                                  "run_id": right_metadata.get("run_id")},
                            blocking=reports, candidate_pairs=candidate_pairs)
 
     # -- EM set-up

@@ -65,6 +65,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, policy_path: Path | None,
          also_real: tuple[Path, ...], seed: int | None) -> None:
     """Screen a replica for real patients, then measure its re-identification risk (Anonymeter, distances...)."""
+    from harmonie.output_set import OutputFolder
     from privacy.release.gate import assess, fresh_seed
     from privacy.release.policy import load_policy
     from privacy.risk.report import write_risk_report
@@ -74,7 +75,8 @@ def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, 
     others = {f"other_real_{i}": read_dataset(folder) for i, folder in enumerate(also_real, start=1)}
     measured, checks = assess(read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir), policy,
                               seed=fresh_seed() if seed is None else seed, also_real=others)
-    write_risk_report(measured, checks, policy, out_dir)
+    with OutputFolder(out_dir, "risk") as staging:
+        write_risk_report(measured, checks, policy, staging)
     failed = [c["name"] for c in checks if not c["passed"]]
     amber = [c["name"] for c in checks if c["status"] == "amber"]
     click.echo(f"risk: {'passes' if not failed else 'fails'} the policy"

@@ -37,12 +37,16 @@ def synth() -> None:
 @click.option("--out", "out_dir", type=_DIR, required=True)
 def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None, out_dir: Path) -> None:
     """(holder) Study variables keyed by linkage id, for the data team: no names, NIRs or local ids."""
+    from harmonie.output_set import OutputFolder, check_output_set
     from harmonie.progress import stage
-    from synth.extract import linked_ids, make_extract, write_extract
+    from synth.extract import check_run, linked_ids, make_extract, write_extract
 
-    with stage(f"extract the {role} study variables"):
+    if links_path is not None:
+        check_output_set(links_path)
+        check_run(crosswalk, links_path)
+    with stage(f"extract the {role} study variables"), OutputFolder(out_dir, "synth extract") as staging:
         tables, counts = make_extract(role, data_dir, crosswalk, linked_ids(links_path) if links_path else None)
-        write_extract(tables, out_dir)
+        write_extract(tables, staging)
     for name, c in counts.items():
         click.echo(f"{name}: {c['rows_kept']:,} of {c['rows_in']:,} rows extracted ({c['rows_left_out']:,} left out: "
                    f"{'not linked or ' if links_path else ''}not encoded)")
@@ -61,23 +65,26 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
     """(data team) One row per linked patient with its claims; writes OUT/train, OUT/control, quarantine."""
     import pyarrow as pa
 
-    from harmonie.io import ensure_output_dir, read_table, write_parquet, write_text
+    from harmonie.io import read_table, write_parquet, write_text
+    from harmonie.output_set import OutputFolder, check_output_set
     from harmonie.progress import stage
     from synth.analytic import build_analytic
     from synth.dataset import write_dataset
     from synth.extract import read_extract
 
-    with stage("build the analytic dataset"):
-        links = read_table(links_path, columns=["left_id", "right_id"], what="links").to_pandas()
-        result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
-                                seed=seed, control_fraction=control_fraction)
-    out = ensure_output_dir(out_dir)
-    lineage = {"harmonie.lineage": json.dumps(lineage_of(links_path), sort_keys=True)}
-    write_dataset(result.train, out / "train", metadata=lineage)
-    if result.control:
-        write_dataset(result.control, out / "control", metadata=lineage)
-    write_parquet(pa.Table.from_pandas(result.quarantine, preserve_index=False), out / "quarantine.parquet")
-    write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n", out / "analytic.json")
+    check_output_set(links_path, links_path.with_name("summary.json"))  # links and the lineage read beside them
+    with OutputFolder(out_dir, "synth analytic") as out:
+        with stage("build the analytic dataset"):
+            links = read_table(links_path, columns=["left_id", "right_id"], what="links").to_pandas()
+            result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
+                                    seed=seed, control_fraction=control_fraction)
+        lineage = {"harmonie.lineage": json.dumps(lineage_of(links_path), sort_keys=True)}
+        write_dataset(result.train, out / "train", metadata=lineage)
+        if result.control:
+            write_dataset(result.control, out / "control", metadata=lineage)
+        write_parquet(pa.Table.from_pandas(result.quarantine, preserve_index=False), out / "quarantine.parquet")
+        write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n", out / "analytic.json")
+    out = Path(out_dir)
     p = result.summary["patients"]
     click.echo(f"{p['kept']:,} patients ({p['train']:,} train, {p['control']:,} control) from "
                f"{p['linked']:,} linked of {p['cohort_records']:,} cohort records; {p['quarantined']:,} quarantined "
@@ -106,11 +113,13 @@ def lineage_of(links_path: Path) -> dict:
 @click.option("--seed", type=_SEED, default=0, show_default=True)
 def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int) -> None:
     """Learn a replica model from an analytic dataset."""
+    from harmonie.output_set import OutputFolder
     from synth.dataset import read_dataset, read_provenance
     from synth.replica import fit_model
 
-    manifest = fit_model(read_dataset(data_dir), out_dir, generator=generator, seed=seed, epochs=epochs,
-                         lineage=read_provenance(data_dir).get("lineage"))
+    with OutputFolder(out_dir, "synth fit") as staging:
+        manifest = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
+                             lineage=read_provenance(data_dir).get("lineage"))
     click.echo(f"saved a {generator} replica model of {manifest['trained_on']['patients']:,} patients "
                f"to {out_dir}")
 
@@ -124,11 +133,13 @@ def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int) -
 @click.option("--seed", type=_SEED, default=0, show_default=True)
 def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     """Draw a synthetic dataset (patients, stays, dispensings) from a replica model."""
+    from harmonie.output_set import OutputFolder
     from synth.dataset import write_dataset
     from synth.replica import replica_provenance, sample_model
 
-    tables, manifest = sample_model(model_dir, rows, seed=seed)
-    write_dataset(tables, out_dir, metadata=replica_provenance(manifest, seed))
+    with OutputFolder(out_dir, "synth sample") as staging:
+        tables, manifest = sample_model(model_dir, rows, seed=seed)
+        write_dataset(tables, staging, metadata=replica_provenance(manifest, seed))
     click.echo(f"wrote {len(tables['patients']):,} synthetic patients, {len(tables['stays']):,} stays and "
                f"{len(tables['dispensings']):,} dispensings to {out_dir}")
 
@@ -142,16 +153,18 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
 @click.option("--seed", type=_SEED, default=0, show_default=True)
 def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_dir: Path, seed: int) -> None:
     """Utility report (HTML + JSON): quality, distributions, survival curves, Cox model, TSTR."""
-    from harmonie.io import ensure_output_dir
+    from harmonie.output_set import OutputFolder
     from harmonie.progress import stage
     from synth.dataset import read_dataset
     from synth.report import build_utility_report
 
     real, synthetic = read_dataset(real_dir), read_dataset(synthetic_dir)
     control = read_dataset(control_dir) if control_dir else None
-    with stage("utility report"):
-        result = build_utility_report(real, synthetic, ensure_output_dir(out_dir), control=control, seed=seed)
+    with stage("utility report"), OutputFolder(out_dir, "synth report") as staging:
+        result = build_utility_report(real, synthetic, staging, control=control, seed=seed)
     click.echo(f"utility: {result['verdict']} — see {out_dir / 'utility.html'}")
 
 
-commands = [synth]
+from synth.arms.cli import arm  # noqa: E402  (`harmonie arm`: external control arms, issue #20)
+
+commands = [synth, arm]

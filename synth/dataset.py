@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, read_table, write_parquet
+from harmonie.output_set import check_output_set
 from synth.schema import DATE_COLUMNS, TABLES, column_order
 
 Dataset = dict[str, pd.DataFrame]
@@ -77,6 +78,7 @@ def read_dataset(directory: str | Path, tables: tuple[str, ...] = tuple(TABLES))
         path = directory / f"{name}.parquet"
         if not path.exists():
             raise HarmonieError(f"{directory} has no {name}.parquet (expected: {', '.join(tables)})")
+        check_output_set(path)
         table = read_table(path, columns=column_order(name), what=f"{name} table", kinds=_column_kinds(name))
         _check_dates(table, path, DATE_COLUMNS[name])
         frame = table.to_pandas()

@@ -59,6 +59,35 @@ def linked_ids(links_path: str | Path) -> set[str]:
     return set(links["left_id"].to_pylist()) | set(links["right_id"].to_pylist())
 
 
+def check_run(crosswalk_path: str | Path, links_path: str | Path) -> None:
+    """The crosswalk comes from the encoding that was linked: its run id (written by `harmonie encode` into the
+    crosswalk and the encoded file) is one of the two the links record. A crosswalk from a rerun (another key, or a
+    run killed between its files) would otherwise pseudonymise nobody, or the wrong people."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    def entry(path, key):
+        try:
+            return (pq.read_schema(path).metadata or {}).get(key)
+        except (OSError, pa.ArrowInvalid):
+            return None  # read_table reports an unreadable file with its own message
+
+    mine = entry(crosswalk_path, b"harmonie.run_id")
+    linked = entry(links_path, b"harmonie.run_ids")
+    if mine is None or linked is None:
+        return  # made by the Python API or an older Harmonie: nothing to compare
+    try:
+        runs = json.loads(linked)
+        runs = set(runs.values()) if isinstance(runs, dict) else set()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        runs = set()
+    if mine.decode("utf-8", "replace") not in runs:
+        raise HarmonieError(f"{crosswalk_path} comes from another `harmonie encode` run than the encoded file that was "
+                            f"linked into {links_path} (another key or input, or a rerun): use the crosswalk written "
+                            "with that encoded file, or encode and link again")
+
+
 def make_extract(role: str, data_dir: str | Path, crosswalk_path: str | Path,
                  only: set[str] | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """The holder's extract tables and a count of rows kept and left out per table.

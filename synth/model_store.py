@@ -1,9 +1,11 @@
 """A fitted replica model on disk: SDV synthesizer files plus a manifest that pins them.
 
 SDV saves synthesizers with cloudpickle, and loading a pickle runs code. The manifest
-(``model.json``) records the SHA-256 of every synthesizer file; :func:`load` refuses any
-file whose hash differs, so a model folder cannot be swapped or edited unnoticed. A model
-was learned from real patients: keep it where the real data is kept.
+(``model.json``) records the SHA-256 of every synthesizer file, and ``model.json.mac``
+authenticates the manifest under the data team's model key (:mod:`privacy.model_key`):
+:func:`load` checks the MAC, then every hash, and only then unpickles, so a model folder
+cannot be swapped or edited (pickle and manifest together) unnoticed by anyone without the
+key. A model was learned from real patients: keep it where the real data is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from harmonie.io import ensure_output_dir, sha256_file, write_text
 
 FORMAT = "harmonie-replica-model/1"
 MANIFEST = "model.json"
+MAC = "model.json.mac"
 
 
 def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -> Path:
@@ -32,9 +35,36 @@ def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -
             synthesizer.save(str(tmp))
         tmp.replace(path)
         files[name] = sha256_file(path)
-    write_text(json.dumps({"format": FORMAT, **manifest, "files": files}, indent=2, sort_keys=True) + "\n",
-               out / MANIFEST)
+    from privacy.model_key import load_model_key
+
+    key = load_model_key(create=True)
+    text = json.dumps({"format": FORMAT, **manifest, "files": files}, indent=2, sort_keys=True) + "\n"
+    write_text(text, out / MANIFEST)
+    write_text(json.dumps({"key_id": key.key_id, "hmac_sha256": key.mac(text.encode())}) + "\n", out / MAC)
     return out
+
+
+def _authenticate(model_dir: Path) -> None:
+    """``model.json`` was written by ``synth fit`` under this data team's model key (before anything is trusted)."""
+    from privacy.model_key import load_model_key
+
+    path = model_dir / MAC
+    if not path.is_file():
+        raise HarmonieError(f"{model_dir} has no {MAC}: the model is not authenticated (made by an older Harmonie, "
+                            "or the file was removed); fit it again with `harmonie synth fit`")
+    try:
+        tag = json.loads(path.read_text(encoding="utf-8"))
+        key_id, mac = tag["key_id"], tag["hmac_sha256"]
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
+        raise HarmonieError(f"{path} is corrupted; refusing to load the model (fit it again)") from None
+    key = load_model_key()
+    if key_id != key.key_id:
+        shown = key_id if isinstance(key_id, str) and len(key_id) <= 64 else "?"
+        raise HarmonieError(f"{model_dir} was authenticated with model key {shown}, not with yours ({key.key_id}); "
+                            "set HARMONIE_MODEL_KEY to the data team's model key file it was fitted with")
+    if not key.verify((model_dir / MANIFEST).read_bytes(), mac):
+        raise HarmonieError(f"{model_dir}/{MANIFEST} does not match its MAC: the model folder was altered; refusing "
+                            "to load it (fit it again)")
 
 
 def read_manifest(model_dir: str | Path) -> dict:
@@ -57,7 +87,8 @@ def load(model_dir: str | Path) -> tuple[dict, dict[str, object]]:
 
     from synth.sdv_support import quiet
 
-    manifest = read_manifest(model_dir)
+    manifest = read_manifest(model_dir)  # JSON only: nothing runs
+    _authenticate(Path(model_dir))
     synthesizers = {}
     for name, expected in manifest["files"].items():
         path = Path(model_dir) / name

@@ -20,6 +20,14 @@ def _audit_log(tmp_path_factory):
     os.environ["HARMONIE_AUDIT_LOG"] = str(tmp_path_factory.mktemp("audit") / "audit.jsonl")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _model_key(tmp_path_factory):
+    """Replica models are authenticated under a throw-away model key, never the user's."""
+    import os
+
+    os.environ["HARMONIE_MODEL_KEY"] = str(tmp_path_factory.mktemp("model-key") / "model.key")
+
+
 @pytest.fixture(scope="session")
 def population():
     """A small default population shared by read-only tests."""

@@ -7,7 +7,8 @@ name filters and per-record match probabilities changed the model, and when the 
 contradiction level and the summary's warnings came, and when the indirect spec's stays
 gained wide-tolerance and establishment-group levels, and when EM stopped fitting sessions
 that observe a single comparison (issue #17), and when the simulated world gained
-treatment effects, care pathways and costs (issue #23: new death dates and stays). A change
+treatment effects, care pathways and costs (issue #23: new death dates and stays), and when
+summary.json started recording each side's encoding run id (issue #18; links unchanged). A change
 that alters any of them changes behaviour: if that is intended, say so in its commit and
 recompute them there (the encoded files' digests must then still be unchanged unless the
 encoding changed too).
@@ -29,19 +30,19 @@ BEFORE = {
     "direct/links": "972a9f02539014e3c24415bc9f29a692a3b7f1f3d3baeebea07430514ebffd1f",
     "direct/model.json": "483207fe11648d3b0612674a5724648bb78ad3bde739bbb2e462bf70836b1b83",
     "direct/snds.encoded": "9dee428d01da30e8ef513ebe5b5bed23c4a26d87550fbc0f9c256354fd6847b8",
-    "direct/summary.json": "d433afc4b6ba530ead5f499eaeb949e40e94ade4a2159425025b438f698fea43",
+    "direct/summary.json": "7f69e4c4e6a61a7a57566975e5023a640921b29fba7f048e29b160608561b5e9",
     "indirect/cohort.encoded": "687e80b7106da92018b49f7842f39e8cbc33958c271211c2abde5d4eb16639b7",
     "indirect/grey_zone": "7e1ad891fa7f0b8b3945f3bc00a08c7d094fb264dd226e71d2600107f45f9445",
     "indirect/links": "26020bac96074049234352d8d52d0f06df0f210129e7bd26eb44d2260fad135a",
     "indirect/model.json": "2fc43019df59ac3e4e633ecf51ce7bda1165369bca4de676349a069187f915d2",
     "indirect/snds.encoded": "eac9f1e827df01869662ad5f903e4c66bed2ceeb8fe3a6e1740cbe1fc12f9a47",
-    "indirect/summary.json": "1eff23c1d7ba09f6e7f955fb1eb198efb829fb48faf90cabe788c3bafc263d49",
+    "indirect/summary.json": "46956fa5dc8c163d2ae2ecf455eb29312543e97dd27fdf91afcb1eb5e1e7c36b",
     "names/cohort.encoded": "663d2d9fb91f66303aa8b2708b328f298f4ec1201415d128d980a5a7bfef394c",
     "names/grey_zone": "ca29152a092836e66cf13473b3253d61db958b7dc6965f83ea3c38346957ea05",
     "names/links": "c008df9c12453ed576240c0e61ad65a7c76b2defc6ef3662dcc0f1960f28677a",
     "names/model.json": "3856aa87e70c9d1d671f6acf33ef0b7352633dcb46825024de10a22df24877ce",
     "names/snds.encoded": "0c8590c50115bc57dc77b5509f32d6539e26d8e7875137200d6f50f945552888",
-    "names/summary.json": "b38cb32f65a970b0060f413052d2f1936427685763103a4b93f9ba5759c46b63",
+    "names/summary.json": "0173f2064ee6938dfde00644235193bb07c78a727aaa22e3975dc146d0d5447b",
 }
 
 

@@ -131,6 +131,51 @@ def test_tampered_model_file_is_refused(model, tmp_path):
         sample_model(copy, 10)
 
 
+class _Planted:
+    """A pickle that runs code when loaded: it leaves a file behind."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_replaced_pickle_with_a_rewritten_manifest_never_runs(model, tmp_path):
+    """The attack of issue 18: swap a synthesizer for code and update model.json's hash; the MAC refuses it
+    before anything is unpickled."""
+    import json
+    import pickle
+    import shutil
+
+    from harmonie.io import sha256_file
+
+    copy, marker = tmp_path / "model", tmp_path / "ran"
+    shutil.copytree(model, copy)
+    path = copy / "patients" / "000.pkl"
+    path.write_bytes(pickle.dumps(_Planted(marker)))
+    manifest = json.loads((copy / "model.json").read_text())
+    manifest["files"]["patients/000.pkl"] = sha256_file(path)
+    (copy / "model.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    with pytest.raises(HarmonieError, match="does not match its MAC"):
+        sample_model(copy, 10)
+    assert not marker.exists()
+    (copy / "model.json.mac").unlink()
+    with pytest.raises(HarmonieError, match="not authenticated"):
+        sample_model(copy, 10)
+    assert not marker.exists()
+
+
+def test_a_model_made_under_another_data_teams_key_is_refused(model, tmp_path, monkeypatch):
+    from privacy.model_key import load_model_key
+
+    monkeypatch.setenv("HARMONIE_MODEL_KEY", str(tmp_path / "theirs.key"))
+    theirs = load_model_key(create=True)
+    assert (tmp_path / "theirs.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(HarmonieError, match=f"not with yours \\({theirs.key_id}\\)"):
+        sample_model(model, 10)
+
+
 def test_bad_requests_are_one_line_errors(model, analytic, tmp_path):
     with pytest.raises(HarmonieError, match="at least 1"):
         sample_model(model, 0)

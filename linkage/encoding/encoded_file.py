@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from harmonie.io import write_parquet
 from linkage import encoded_columns as columns_of
 
 ENCODED_FORMAT = "harmonie-encoded"
-ENCODED_FORMAT_VERSION = 1
+ENCODED_FORMAT_VERSION = 2  # 2: the data's SHA-256 (data_sha256) and the encoding's run_id
 METADATA_KEY = b"harmonie"
 
 
@@ -75,6 +76,8 @@ def _check_metadata(metadata: dict, text: str) -> None:
     if len(metadata["key_fingerprint"]) > 128:
         raise _bad(text, "key_fingerprint", "a short hexadecimal string")
     hex_string("finess_map_sha256", 64, optional=True)
+    hex_string("data_sha256", 64)
+    hex_string("run_id", 32)
     if not (isinstance(metadata.get("holder"), str) and _ROLE.match(metadata["holder"])):
         raise _bad(text, "holder", "a holder name")
     if not isinstance(metadata.get("spec_name", ""), str):
@@ -107,22 +110,15 @@ def read_footer(path: str | Path) -> tuple[pa.Schema, dict]:
     the metadata lists, each of an encoded type. Local paths, or any URI pyarrow's file systems
     read (s3://, hdfs://, gs://...): the one reader every engine and the attack audit use."""
     text = str(path)
+    if "://" not in text and not Path(text).exists():
+        raise HarmonieError(f"encoded file {text} not found")
+    if "://" not in text and Path(text).is_dir():
+        raise HarmonieError(f"encoded file {text} is a directory, not a file")
     try:
-        if "://" in text:
-            import pyarrow.fs as pafs
-
-            filesystem, inner = pafs.FileSystem.from_uri(text)
-            with filesystem.open_input_file(inner) as handle:
-                schema = pq.read_schema(handle)
-        else:
-            if not Path(text).exists():
-                raise HarmonieError(f"encoded file {text} not found")
-            if Path(text).is_dir():
-                raise HarmonieError(f"encoded file {text} is a directory, not a file")
-            schema = pq.read_schema(text)
+        with _parquet_file(text) as parquet:
+            schema = parquet.schema_arrow
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HarmonieError(f"{text} is not a readable Parquet file ({reason[:160]})") from None
+        raise HarmonieError(f"{text} is not a readable Parquet file ({_reason(exc)[:160]})") from None
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise HarmonieError(f"{text} is not a Harmonie encoded file (no Harmonie metadata)")
@@ -218,10 +214,8 @@ def read_encoded(path: str | Path) -> EncodedFile:
         for name in table.column_names:
             for chunk in table[name].chunks:
                 chunk.validate(full=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HarmonieError(f"{text} has corrupted data pages ({reason[:120]}); ask its holder to send it "
-                            "again") from None
+    except _READ_ERRORS as exc:
+        raise _corrupted(text, exc) from None
     ids = table["linkage_id"]
     if ids.null_count:
         raise HarmonieError(f"{text}: {ids.null_count:,} row(s) have no linkage_id; the file was altered: ask "
@@ -233,7 +227,91 @@ def read_encoded(path: str | Path) -> EncodedFile:
     if distinct != table.num_rows:
         raise HarmonieError(f"{text}: {table.num_rows - distinct:,} row(s) repeat another row's linkage_id; the "
                             "file was altered: ask its holder to encode it again")
+    check_digest(metadata, table.schema, table.to_batches(), text)  # after the checks that say more
     return EncodedFile(table, metadata)
+
+
+def check_digest(metadata: dict, schema: pa.Schema, batches, text: str) -> None:
+    """The data read are the data the holder encoded (:mod:`linkage.encoding.digest`)."""
+    from linkage.encoding.digest import data_digest
+
+    if data_digest(schema, batches) != metadata["data_sha256"]:
+        raise HarmonieError(f"{text}: its data do not match the digest its holder wrote (bytes changed since it "
+                            "was encoded): ask its holder to send it again")
+
+
+@contextmanager
+def _parquet_file(text: str):
+    """The Parquet file at a local path or at any URI pyarrow's file systems read (s3://, hdfs://...)."""
+    if "://" in text:
+        import pyarrow.fs as pafs
+
+        filesystem, inner = pafs.FileSystem.from_uri(text)
+        with filesystem.open_input_file(inner) as handle:
+            yield pq.ParquetFile(handle)
+    else:
+        yield pq.ParquetFile(text)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _corrupted(text: str, exc: Exception) -> HarmonieError:
+    return HarmonieError(f"{text} has corrupted data pages ({_reason(exc)[:120]}); ask its holder to send it again")
+
+
+_READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError, UnicodeDecodeError)
+
+
+def verify_file_data(path: str | Path) -> None:
+    """:func:`check_digest` batch by batch over the file at ``path`` (local or a URI), without holding it: for
+    engines that read the data themselves (Spark)."""
+    schema, metadata = read_footer(path)
+    try:
+        with _parquet_file(str(path)) as parquet:
+            check_digest(metadata, schema, parquet.iter_batches(), str(path))
+    except _READ_ERRORS as exc:
+        raise _corrupted(str(path), exc) from None
+
+
+def read_columns(path: str | Path, columns: list[str]) -> pa.Table:
+    """Only ``columns`` of the (checked) encoded file at ``path``."""
+    try:
+        with _parquet_file(str(path)) as parquet:
+            return parquet.read(columns=columns)
+    except _READ_ERRORS as exc:
+        raise _corrupted(str(path), exc) from None
+
+
+SAME_KEY_MIN_ROWS = 100        # rows with a value on each side before a column can testify
+SAME_KEY_MAX_DISTINCT = 1_000  # sex, birth year, birth month: values every population shares
+
+
+def token_columns_of(schema: pa.Schema) -> list[str]:
+    return [f.name for f in schema if f.name != "linkage_id" and _encoded_type(f.type) == "token"]
+
+
+def check_same_encoding(left: pa.Table, right: pa.Table) -> None:
+    """Whether the two files were encoded under one key and project, from the data rather than their labels:
+    in a token column of few distinct values (sex, birth year...), two populations encoded under one key share
+    tokens; under two keys they share none (64-bit HMACs do not collide). When every such column, with at least
+    SAME_KEY_MIN_ROWS values on each side, shares no token, the labels that agree were altered."""
+    import pyarrow.compute as pc
+
+    testified = 0
+    for name in sorted(set(token_columns_of(left.schema)) & set(token_columns_of(right.schema))):
+        a, b = (pc.unique(t[name].drop_null()) if t[name].length() - t[name].null_count >= SAME_KEY_MIN_ROWS
+                else None for t in (left, right))
+        if a is None or b is None or len(a) > SAME_KEY_MAX_DISTINCT or len(b) > SAME_KEY_MAX_DISTINCT:
+            continue
+        testified += 1
+        if pc.any(pc.is_in(a, value_set=b)).as_py():
+            return
+    if testified:
+        raise HarmonieError("the two files share no token in any field where every population shares values (sex, "
+                            "birth year...): they were encoded under different keys or projects, though their "
+                            "metadata says otherwise (altered): ask both holders to encode again with the same key")
 
 
 def check_compatible(left: dict, right: dict) -> None:

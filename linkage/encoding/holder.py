@@ -15,6 +15,7 @@ Row counts always reconcile: rows_in = rows_encoded + rows_rejected.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 from harmonie import __version__
 from harmonie.errors import HarmonieError
 from harmonie.progress import stage
+from linkage.encoding.digest import table_digest
 from linkage.encoding.encoded_file import EncodedFile, encoded_metadata
 from linkage.encoding.events import FinessMap, event_columns
 from linkage.encoding.fields import bloom_columns, date_columns, token_columns
@@ -47,6 +49,15 @@ class EncodeResult:
     def encoded_file(self) -> EncodedFile:
         """What the linkage unit receives, as :func:`linkage.link` takes it without a file in between."""
         return EncodedFile(self.encoded, encoded_metadata(self.metadata))
+
+
+def run_id(metadata: dict) -> str:
+    """The id of this encoding, shared by the encoded file, the crosswalk and the rejects: a digest of the
+    data, key, spec and holder, so the same inputs give the same id and another key or input another one.
+    Whoever joins a crosswalk with links made from an encoded file checks the two ids agree."""
+    seed = "\0".join(str(metadata.get(k)) for k in ("data_sha256", "key_fingerprint", "spec_hash", "holder",
+                                                   "finess_map_sha256"))
+    return hashlib.sha256(b"harmonie-encode-run/1\0" + seed.encode()).hexdigest()[:32]
 
 
 def linkage_ids(subkey: bytes, local_ids: list[str]) -> tuple[list[str], np.ndarray]:
@@ -181,6 +192,9 @@ def encode_holder(spec: Spec, key: LinkageKey, role: str, patients: pa.Table | p
     }
     if finess_map is not None:  # absent without a map: the metadata is what it was before maps
         metadata["finess_map_sha256"] = finess_map.sha256
+    with stage("data digest"):
+        metadata["data_sha256"] = table_digest(encoded)
+    metadata["run_id"] = run_id(metadata)
     assert metadata["rows_in"] == metadata["rows_encoded"] + metadata["rows_rejected"]
     return EncodeResult(encoded, crosswalk, rejects, metadata)
 

@@ -56,7 +56,8 @@ from harmonie.progress import stage
 from linkage.blocking import Candidates
 from linkage.compare import compare
 from linkage.encoded_arrays import EncodedRecords
-from linkage.encoding.encoded_file import read_footer
+from linkage.encoding.encoded_file import (check_same_encoding, read_columns, read_footer, token_columns_of,
+                                            verify_file_data)
 from linkage.engines import require_spark
 from linkage.engines.blocking_keys import (
     LEFT,
@@ -398,6 +399,10 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             left_schema, left_metadata = read_footer(left_path)
             right_schema, right_metadata = read_footer(right_path)
             link_plan.check_inputs(left_metadata, right_metadata)
+            for path in (left_path, right_path):
+                verify_file_data(path)  # in the driver, batch by batch: bytes changed since encoding are refused
+            check_same_encoding(*(read_columns(p, token_columns_of(schema))
+                                  for p, schema in ((left_path, left_schema), (right_path, right_schema))))
             left_df, right_df = _read(spark, left_path), _read(spark, right_path)
             left_table = _restore(_to_arrow(left_df).sort_by(ROW), left_schema)
             left = EncodedRecords.from_table(left_table)

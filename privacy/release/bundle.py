@@ -124,6 +124,13 @@ def _prune_empty_folders(root: Path) -> None:
             os.rmdir(folder)
 
 
+def _control_files(folder: str, names: list[str]) -> list[str]:
+    """Lock and run manifests beside a command's outputs (:mod:`harmonie.output_set`) are not released."""
+    from harmonie.output_set import is_control_file
+
+    return [n for n in names if is_control_file(n)]
+
+
 def write_bundle(out_dir: str | Path, *, contents: dict[str, Path], policy_text: str, manifest: dict,
                  signing_key) -> Path:
     """Copy ``contents`` ({folder in bundle: source folder}) and the policy, sign, and move into place."""
@@ -137,7 +144,7 @@ def write_bundle(out_dir: str | Path, *, contents: dict[str, Path], policy_text:
     try:
         staging.mkdir()
         for name, source in contents.items():
-            shutil.copytree(source, staging / name)
+            shutil.copytree(source, staging / name, ignore=_control_files)
         write_text(policy_text, staging / "policy.toml")
         _prune_empty_folders(staging)
         document = {"format": FORMAT, **manifest, "files": _listing(staging),
