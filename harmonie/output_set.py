@@ -93,9 +93,13 @@ def lock_folder(folder: Path) -> int:
 def locked(*files: Path):
     """Hold the lock of the folder of each of ``files`` (for commands whose outputs are single files)."""
     held = []
+    files = [Path(f) for f in files if f is not None]
     try:
-        for folder in sorted({ensure_output_dir(Path(f).parent).resolve() for f in files if f is not None}):
+        for folder in sorted({ensure_output_dir(f.parent).resolve() for f in files}):
             held.append(lock_folder(folder))
+        for f in files:  # under the lock: temporary files of a killed run, never another run's
+            for leftover in f.parent.glob(f".{f.name}.*.tmp"):
+                leftover.unlink(missing_ok=True)
         yield
     finally:
         for lock in held:

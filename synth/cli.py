@@ -13,6 +13,14 @@ MAX_SAMPLE_ROWS = 2_000_000  # ~5 KB of memory per synthetic patient with its cl
 _SEED = click.IntRange(0, 2**32 - 1)
 
 
+def _never_into_an_input(out_dir: Path, inputs: dict) -> None:
+    """``--out`` may not be an input folder or file (``synth extract --out`` = ``--data`` would replace the
+    holder's plaintext tables with the extract)."""
+    from harmonie.io import check_distinct_paths
+
+    check_distinct_paths({"--out": out_dir}, inputs)
+
+
 @click.group()
 def synth() -> None:
     """Synthetic replicas of the linked oncology dataset.
@@ -40,6 +48,8 @@ def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None,
     from harmonie.output_set import OutputFolder, check_output_set
     from harmonie.progress import stage
     from synth.extract import check_run, linked_ids, make_extract, write_extract
+
+    _never_into_an_input(out_dir, {"--data": data_dir, "--crosswalk": crosswalk, "--links": links_path})
 
     if links_path is not None:
         check_output_set(links_path)
@@ -72,6 +82,7 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
     from synth.dataset import write_dataset
     from synth.extract import read_extract
 
+    _never_into_an_input(out_dir, {"--links": links_path, "--cohort": cohort_dir, "--snds": snds_dir})
     check_output_set(links_path, links_path.with_name("summary.json"))  # links and the lineage read beside them
     with OutputFolder(out_dir, "synth analytic") as out:
         with stage("build the analytic dataset"):
@@ -117,6 +128,8 @@ def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int) -
     from synth.dataset import read_dataset, read_provenance
     from synth.replica import fit_model
 
+    _never_into_an_input(out_dir, {"--data": data_dir})
+
     with OutputFolder(out_dir, "synth fit") as staging:
         manifest = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
                              lineage=read_provenance(data_dir).get("lineage"))
@@ -136,6 +149,8 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     from harmonie.output_set import OutputFolder
     from synth.dataset import write_dataset
     from synth.replica import replica_provenance, sample_model
+
+    _never_into_an_input(out_dir, {"--model": model_dir})
 
     with OutputFolder(out_dir, "synth sample") as staging:
         tables, manifest = sample_model(model_dir, rows, seed=seed)
@@ -157,6 +172,8 @@ def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_di
     from harmonie.progress import stage
     from synth.dataset import read_dataset
     from synth.report import build_utility_report
+
+    _never_into_an_input(out_dir, {"--real": real_dir, "--synthetic": synthetic_dir, "--control": control_dir})
 
     real, synthetic = read_dataset(real_dir), read_dataset(synthetic_dir)
     control = read_dataset(control_dir) if control_dir else None

@@ -22,7 +22,9 @@ PASSPHRASE = "release signing passphrase for tests"
 POLICY, _ = load_policy(None)
 # The full-set copy screen refuses any replica holding real patients before the sampled measures run; to
 # show that the sampled measures can fail by themselves, some tests lift its limits.
-NO_SCREEN = {**POLICY, "copies": {**POLICY["copies"], **{k: 10 ** 9 for k in POLICY["copies"] if k.startswith("max_")}}}
+# Replicas made of real rows fail the sampled measures by far: a fifth of the default attacks shows it.
+NO_SCREEN = {**POLICY, "copies": {**POLICY["copies"], **{k: 10 ** 9 for k in POLICY["copies"] if k.startswith("max_")}},
+             "measurement": {**POLICY["measurement"], "n_attacks": 1000, "attack_targets": 1500}}
 ON_ESTIMATE = {**POLICY, "decisions": {"use_upper_ci": False}}
 # The genuine copula replica echoes its training patients' départements (cell-frequency membership AUC ~0.58 at this
 # size, #15 item 3) and some of its intervals cross their limits at ~2,500 control patients, so the default policy
@@ -32,7 +34,10 @@ RELEASABLE = """\
 use_upper_ci = false
 [membership]
 cell_frequency_auc = 1.0
-"""
+[measurement]
+n_attacks = 1000
+attack_targets = 1500
+"""  # (and the tests of the bundle need no more attacks than this to decide on the estimates)
 
 
 def _releasable(tmp_path):
@@ -186,7 +191,8 @@ def test_risk_report_is_written_and_reproducible(data, tmp_path):
     from privacy.risk.report import write_risk_report
 
     _, train, control, replica = data
-    small = {**POLICY, "measurement": {**POLICY["measurement"], "n_attacks": 300, "max_rows": 1500}}
+    small = {**POLICY, "measurement": {**POLICY["measurement"], "n_attacks": 300, "attack_targets": 500,
+                                       "max_rows": 1500}}
     documents = []
     for run in ("a", "b"):
         risk, checks = assess(train, replica, control, small, seed=7)

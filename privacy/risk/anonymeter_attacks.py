@@ -28,6 +28,25 @@ import pandas as pd
 CONFIDENCE = 0.95
 
 
+def cache_compiled_kernels() -> None:
+    """Compile Anonymeter's two numba kernels (Gower distance, nearest neighbours) with numba's on-disk cache.
+
+    Anonymeter jits them without ``cache=True``, so every process that runs an attack compiled them again
+    (~5 s, each time `harmonie risk` or `release` ran, and in every test worker). The same Python functions,
+    jitted with the same options plus the cache; numba invalidates the cache when the library's source changes.
+    """
+    import anonymeter.evaluators  # noqa: F401  (imports the kernels' module without its import cycle)
+    from anonymeter.neighbors import mixed_types_kneighbors as kernels
+    from numba import jit
+
+    if getattr(kernels, "_harmonie_cached", False):
+        return
+    # gower_distance first: _nearest_neighbors finds it among the module's globals when it is compiled
+    for name in ("gower_distance", "_nearest_neighbors"):
+        setattr(kernels, name, jit(nopython=True, nogil=True, cache=True)(getattr(kernels, name).py_func))
+    kernels._harmonie_cached = True
+
+
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Make Anonymeter reproducible: seed numpy's legacy global state, polars, and every
@@ -143,6 +162,8 @@ def linkability(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFr
     from anonymeter.evaluators import LinkabilityEvaluator
     from anonymeter.stats.confidence import EvaluationResults
 
+    cache_compiled_kernels()
+
     n_train, n_control = min(n_attacks, len(train)), min(n_attacks, len(control))
     with seeded(seed), _capture_warnings() as messages:
         counts = {}
@@ -161,6 +182,8 @@ def inference(train: pd.DataFrame, synthetic: pd.DataFrame, control: pd.DataFram
               n_attacks: int, seed: int, n_jobs: int = 2) -> dict:
     """Inference of ``secret`` from every other column, on up to ``n_attacks`` targets per side."""
     from anonymeter.evaluators import InferenceEvaluator
+
+    cache_compiled_kernels()
 
     aux = [c for c in train.columns if c != secret]
     with seeded(seed), _capture_warnings() as messages:

@@ -117,3 +117,23 @@ def test_labels_forged_to_match_the_other_key_are_caught_from_the_data(world, tm
     forged = tmp_path / "forged.parquet"
     pq.write_table(table.replace_schema_metadata({METADATA_KEY: json.dumps(document).encode()}), forged)
     one_line_error(run(*world.link_args(left=forged)), "share no token", "different keys")
+
+
+def test_an_extract_written_over_the_plaintext_tables_is_refused(world, scratch):
+    before = (scratch / "pop" / "cohort_patients.parquet").read_bytes()
+    one_line_error(run("synth", "extract", "--role", "cohort", "--data", scratch / "pop", "--crosswalk",
+                       world.left_cw, "--out", scratch / "pop"), "--out", "--data")
+    assert (scratch / "pop" / "cohort_patients.parquet").read_bytes() == before
+
+
+def test_temporary_files_of_a_killed_encode_are_removed_by_the_next_run(world, tmp_path):
+    out, cw = tmp_path / "cohort.encoded.parquet", tmp_path / "cohort.cw.parquet"
+    leftovers = [tmp_path / ".cohort.encoded.parquet.x1y2.tmp", tmp_path / ".cohort.cw.parquet.a9b8.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half a file")
+    keep = tmp_path / ".someone.else.tmp"
+    keep.write_bytes(b"not ours")
+    result = run("encode", "--spec", world.spec, "--key", world.key, "--in", world.patients, "--stays", world.stays,
+                 "--out", out, "--crosswalk", cw)
+    assert result.exit_code == 0, result.output
+    assert not any(p.exists() for p in leftovers) and keep.exists()
