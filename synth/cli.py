@@ -122,17 +122,21 @@ def lineage_of(links_path: Path) -> dict:
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="For ctgan and tvae (1 to 100,000).")
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int) -> None:
+@click.option("--top-code-k", type=click.IntRange(0, 10_000), default=11, show_default=True,
+              help="Code ages, counts, lengths of stay, quantities and costs at the values at least this many real "
+                   "patients reach, so no replica value lies in a tail fewer reach (0: no coding).")
+def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, top_code_k: int = 11) -> None:
     """Learn a replica model from an analytic dataset."""
     from harmonie.output_set import OutputFolder
     from synth.dataset import read_dataset, read_provenance
     from synth.replica import fit_model
+    from synth.topcoding import TopCoding
 
     _never_into_an_input(out_dir, {"--data": data_dir})
 
     with OutputFolder(out_dir, "synth fit") as staging:
         manifest = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
-                             lineage=read_provenance(data_dir).get("lineage"))
+                             lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k))
     click.echo(f"saved a {generator} replica model of {manifest['trained_on']['patients']:,} patients "
                f"to {out_dir}")
 

@@ -45,6 +45,7 @@ from synth.care_rules import DISPENSING_KINDS, STAY_KINDS, CareKind, kinds_of
 from synth.generators import draw, fit_synthesizer, single_table_synthesizer
 from synth.schema import PATIENT_ID, WORKUP_DAYS, column_order
 from synth.strata import assign_strata, draw_from_counts, fit_strata, with_bands
+from synth.topcoding import TopCoding, cap_count_column, code_costs
 
 MIN_PATIENTS = 50
 MIN_ROWS = 200
@@ -168,14 +169,15 @@ def _orders(first: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return kinds, order
 
 
-def _fit_costs(table: ClaimTable, attributes: pd.DataFrame, cost: pd.Series) -> dict:
+def _fit_costs(table: ClaimTable, attributes: pd.DataFrame, cost: pd.Series, coding: TopCoding) -> dict:
     """Quantiles of the cost given what the claim is (GHM and length of stay; drug and boxes), per group of at
     least ``MIN_COST_ROWS`` claims: tariffs are set that way, so a margin fitted by a copula (which moved the mean
     cost of a chemotherapy session by 38% in a 7,700-patient replica) is not needed."""
     frame = table.cost_frame(attributes)
     groups = fit_strata(frame, table.cost_groups, MIN_COST_ROWS)
     values = cost.to_numpy(float)
-    return {name: _quantiles(values[(groups == name).to_numpy()]) for name in sorted(groups.unique())}
+    return {name: _quantiles(code_costs(values[(groups == name).to_numpy()], coding))
+            for name in sorted(groups.unique())}
 
 
 def _draw_costs(costs: dict, table: ClaimTable, rows: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -214,8 +216,10 @@ def _fit_orders(train: dict[str, pd.DataFrame], patients: pd.DataFrame) -> dict:
     return model
 
 
-def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int) -> tuple[dict, dict[str, object]]:
-    """The pathway model (JSON-ready) and its SDV synthesizers, keyed by relative file name."""
+def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int, coding: TopCoding = TopCoding()
+                 ) -> tuple[dict, dict[str, object]]:
+    """The pathway model (JSON-ready) and its SDV synthesizers, keyed by relative file name; counts and costs
+    top-coded under ``coding`` (:mod:`synth.topcoding`)."""
     patients = with_bands(train["patients"])
     people = patients.set_index(PATIENT_ID)
     model, synthesizers = {}, {}
@@ -227,7 +231,8 @@ def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int) -> tuple[dict, di
             rows = claims[kind.eq(care.name).to_numpy()]
             if rows.empty:
                 continue
-            counts = patients[PATIENT_ID].map(rows.groupby(PATIENT_ID).size()).fillna(0).astype(int)
+            counts = cap_count_column(patients[PATIENT_ID].map(rows.groupby(PATIENT_ID).size()).fillna(0)
+                                      .astype(int), coding)
             frame = patients.assign(eligible=_eligible(patients, care))
             strata = fit_strata(frame, COUNT_STRATA, MIN_PATIENTS)
             count_table = {name: {str(int(v)): int(n) for v, n in counts[strata == name].value_counts().sort_index()
@@ -247,7 +252,8 @@ def fit_pathways(train: dict[str, pd.DataFrame], *, seed: int) -> tuple[dict, di
                                                      seed + 100 * t_index + 10 * k_index + a_index, table.name)
                 files[name] = file
             entries[care.name] = {"counts": count_table, "timing": timing, "attributes": files,
-                                  "costs": _fit_costs(table, attributes, rows["cost_eur"]), "training_claims": len(rows)}
+                                  "costs": _fit_costs(table, attributes, rows["cost_eur"], coding),
+                                  "training_claims": len(rows)}
         model[table.name] = entries
     model["orders"] = _fit_orders(train, patients)
     return model, synthesizers

@@ -32,18 +32,23 @@ from synth.outcomes import fit_outcomes, sample_outcomes
 from synth.pathways import fit_pathways, sample_pathways
 from synth.schema import PATIENT_ID, column_order
 from synth.sdv_support import version as sdv_version
+from synth.topcoding import TopCoding, cap_totals, code_training
 
 MODE = "pathways"
 
 
 def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator: str = "gaussian_copula",
-              seed: int = 0, epochs: int = 300, lineage: dict | None = None) -> dict:
-    """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest."""
+              seed: int = 0, epochs: int = 300, lineage: dict | None = None,
+              top_coding: TopCoding = TopCoding()) -> dict:
+    """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest. Ages, counts,
+    lengths of stay, quantities and costs are top/bottom-coded first (:mod:`synth.topcoding`)."""
     if generator not in GENERATORS:
         raise HarmonieError(f"unknown generator {generator!r}: choose one of {', '.join(GENERATORS)}")
     patients = train["patients"]
     if len(patients) < 100:
         raise HarmonieError(f"{len(patients)} patients is too few to learn a replica from (need at least 100)")
+    coded, bounds = code_training(train, top_coding)  # every model learns from the coded tables
+    patients = coded["patients"]
     synthesizers, strata = {}, {}
     with stage(f"fit the patient models ({generator}, per cancer x subtype x stage) on {len(patients):,} patients"):
         patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
@@ -55,7 +60,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
         strata.setdefault("patients", {})[group] = {"file": f"patients/{index:03d}.pkl", "share": share}
     with stage(f"fit the care pathways on {len(train['stays']):,} stays and {len(train['dispensings']):,} "
                "dispensings"):
-        pathways, pathway_synthesizers = fit_pathways(train, seed=seed)
+        pathways, pathway_synthesizers = fit_pathways(coded, seed=seed, coding=top_coding)
     synthesizers.update(pathway_synthesizers)
     manifest = {
         "mode": MODE, "generator": generator, "seed": seed, "epochs": epochs if generator != "gaussian_copula" else None,
@@ -64,6 +69,7 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
         "strata": strata, "versions": {"harmonie": version("harmonie"), "sdv": sdv_version()},
         "lineage": lineage, "outcomes": outcomes, "departements": departements, "pathways": pathways,
         "training_incoherence": incoherent_claims(train),
+        "top_coding": {"k": top_coding.k, "bounds": bounds},
     }
     model_store.save(out_dir, synthesizers, manifest)
     return model_store.read_manifest(out_dir)
@@ -86,6 +92,7 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
     with stage("sample their care pathways"):
         tables = {"patients": patients, **sample_pathways(manifest["pathways"], synthesizers, patients,
                                                           seed=seed + 1000)}
+        tables = cap_totals(tables, manifest.get("top_coding", {}).get("bounds", {}))
     tables["patients"] = claims_summary(tables["patients"], tables["stays"], tables["dispensings"])
     tables = {name: tables[name][column_order(name)] for name in ("patients", "stays", "dispensings")}
     broken = check_replica(tables, manifest.get("training_incoherence"))
