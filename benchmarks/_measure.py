@@ -27,11 +27,20 @@ class Measurement:
     stderr: str = ""
 
 
-def measure(command: list[str], env: dict | None = None) -> Measurement:
-    """Run ``command``; its own peak RSS comes from wait4's resource usage of that child."""
+def measure(command: list[str], env: dict | None = None, *, echo_stderr: bool = False) -> Measurement:
+    """Run ``command``; its own peak RSS comes from wait4's resource usage of that child. ``echo_stderr``: also
+    copy the child's stderr to ours as it comes (a long run's progress and ETA lines)."""
+    import sys
+
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE if echo_stderr else err, text=True,
+                                env={**os.environ, **(env or {})})
+        if echo_stderr:
+            for line in proc.stderr:
+                err.write(line)
+                sys.stderr.write(line)
+                sys.stderr.flush()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -93,6 +93,31 @@ def check_distinct_paths(outputs: dict[str, "str | os.PathLike | None"],
         taken[path] = option
 
 
+def read_settings_text(path: str | os.PathLike, what: str, *, limit: int, error: type | None = None,
+                       if_missing: str = "") -> str:
+    """The UTF-8 text of a small settings file (spec, policy, eligibility): one line naming ``what`` and the path
+    when it is missing, a folder, over ``limit`` bytes, unreadable or not UTF-8 (with the line of the bad byte)."""
+    from harmonie.errors import HarmonieError
+
+    error = error or HarmonieError
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise error(f"{what} {path} is a directory, not a file")
+        if path.stat().st_size > limit:
+            raise error(f"{what} {path} is over {max(limit >> 20, 1)} MiB: a settings file is a few kilobytes")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} {path} not found{if_missing}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"{what} {path}, line {line}: not UTF-8 text; save it as UTF-8") from None
+
+
 def _temporary_sibling(final: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from harmonie.errors import HarmonieError
+from harmonie.io import read_settings_text
 from linkage import encoded_columns as columns_of
 from privacy.bloom import BloomSettings
 
@@ -617,23 +618,7 @@ def _parse_spec(text: str, origin: str) -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    path = Path(path)
-    try:
-        if path.is_dir():
-            raise SpecError(f"spec path {path} is a directory, not a spec file")
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"spec file {path} is over {MAX_SPEC_BYTES >> 20} MiB: a spec is a few kilobytes")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path} not found") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise SpecError(f"spec file {path}, line {line}: not UTF-8 text; save it as UTF-8") from None
-    return parse_spec(text, str(path))
+    return parse_spec(read_settings_text(path, "spec file", limit=MAX_SPEC_BYTES, error=SpecError), str(path))
 
 
 def example_spec_text(name: str) -> str:

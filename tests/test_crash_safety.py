@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 
 HARMONIE = str(Path(sys.executable).with_name("harmonie"))
 ARGS = ["simulate", "--cohort", "6000", "--snds", "120000", "--seed", "3"]

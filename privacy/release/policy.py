@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 from harmonie.errors import HarmonieError
+from harmonie.io import read_settings_text
 
 DEFAULT_POLICY = """\
 # Harmonie release policy (defaults). Risks are Anonymeter's: the attacker's success on the
@@ -185,17 +186,7 @@ def load_policy(path: str | Path | None) -> tuple[dict, str]:
     """The policy (defaults merged with the file) and the SHA-256 of the text it came from."""
     if path is None:
         return _merge("", "default policy"), hashlib.sha256(DEFAULT_POLICY.encode()).hexdigest()
-    path = Path(path)
-    if not path.is_file():
-        raise HarmonieError(f"policy file {path} not found")
-    try:
-        if path.stat().st_size > MAX_POLICY_BYTES:
-            raise HarmonieError(f"policy file {path} is over {MAX_POLICY_BYTES >> 20} MiB: a policy is a few lines")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise HarmonieError(f"policy file {path} is not UTF-8 text; save it as UTF-8") from None
-    except OSError as exc:
-        raise HarmonieError(f"cannot read policy file {path}: {exc.strerror or type(exc).__name__}") from None
+    text = read_settings_text(path, "policy file", limit=MAX_POLICY_BYTES)
     return _merge(text, str(path)), hashlib.sha256(text.encode()).hexdigest()
 
 
