@@ -32,7 +32,7 @@ from synth.outcomes import fit_outcomes, sample_outcomes
 from synth.pathways import fit_pathways, sample_pathways
 from synth.schema import PATIENT_ID, column_order
 from synth.sdv_support import version as sdv_version
-from synth.topcoding import TopCoding, cap_totals, code_training
+from synth.topcoding import TopCoding, code_replica, code_training
 
 MODE = "pathways"
 
@@ -40,8 +40,9 @@ MODE = "pathways"
 def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator: str = "gaussian_copula",
               seed: int = 0, epochs: int = 300, lineage: dict | None = None,
               top_coding: TopCoding = TopCoding()) -> dict:
-    """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest. Ages, counts,
-    lengths of stay, quantities and costs are top/bottom-coded first (:mod:`synth.topcoding`)."""
+    """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest. Counts, lengths of
+    stay, quantities and costs are top/bottom-coded before the models learn, ages and totals in every replica
+    sampled (:mod:`synth.topcoding`)."""
     if generator not in GENERATORS:
         raise HarmonieError(f"unknown generator {generator!r}: choose one of {', '.join(GENERATORS)}")
     patients = train["patients"]
@@ -92,7 +93,7 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
     with stage("sample their care pathways"):
         tables = {"patients": patients, **sample_pathways(manifest["pathways"], synthesizers, patients,
                                                           seed=seed + 1000)}
-        tables = cap_totals(tables, manifest.get("top_coding", {}).get("bounds", {}))
+        tables = code_replica(tables, manifest.get("top_coding", {}).get("bounds", {}))
     tables["patients"] = claims_summary(tables["patients"], tables["stays"], tables["dispensings"])
     tables = {name: tables[name][column_order(name)] for name in ("patients", "stays", "dispensings")}
     broken = check_replica(tables, manifest.get("training_incoherence"))

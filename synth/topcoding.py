@@ -4,22 +4,23 @@ A generator that learns counts and categories reproduces the real extremes: the 
 the oldest patients' ages, the 76 stays of the two heaviest users, the one patient with 43
 dispensings or a 95-night stay. Each such value points at a handful of real people. Before
 any model is fitted, each variable below is coded at its *k-safe bounds* (k = the disclosure
-threshold, 11 as the SNDS rule): the lowest value at least k patients are at or below, and
-the highest value at least k patients are at or above. Values beyond are set to the bound, as
-statistical agencies publish "90 or older". So every value a replica can hold in a tail is
-reached by k real patients or more.
+threshold, 11 as the SNDS rule): the lowest and the highest value that at least k real
+patients hold exactly. Values beyond are set to the bound, as statistical agencies publish
+"90 or older". So no replica value lies in a tail of values fewer than k real patients hold,
+and each bound is held by k real patients or more.
 
 Coded here (where each variable is made):
-- ``age_at_diagnosis``: both ends, in the training patients before the patient models;
+- ``age_at_diagnosis``: both ends, in the replica (bounds from the training patients);
 - per-kind counts of claims (stays of each kind, dispensings of each class): the top, in the
   count tables of :mod:`synth.pathways`, and the patients' total counts of stays and of
-  dispensings, after sampling, by dropping the latest claims beyond the bound;
+  dispensings, in the replica, by dropping the latest claims beyond the bound;
 - ``length_of_stay`` and ``quantity``: the top, in the training claims before the claim models;
 - claim costs: both ends of each cost group, before its quantiles are taken.
 
 Not coded: dates and survival times (drawn from quantiles and hazards, continuous, never a
-count), and values in the interior of a distribution that few patients hold (a rare but not
-extreme value); the utility report measures what coding costs (benchmarks/RESULTS.md).
+count), and values between the bounds that fewer than k patients hold (a patient's total of
+stays is a sum over kinds and can land on any whole number in the range); what coding costs
+and what it leaves is measured in benchmarks/RESULTS.md ("Top- and bottom-coding").
 """
 
 from __future__ import annotations
@@ -52,20 +53,19 @@ class TopCoding:
 
 
 def safe_bounds(values: pd.Series, owners: pd.Series | None, k: int) -> tuple[float, float]:
-    """(low, high): at least ``k`` distinct owners (patients) have a value <= low, and at least ``k`` one >= high.
-    ``owners`` None: each value is its own patient. With fewer than ``k`` patients in all, the median twice."""
-    if owners is None:
-        lows = highs = values.dropna().to_numpy(float)
-    else:
-        frame = pd.DataFrame({"v": values.to_numpy(), "o": owners.to_numpy()}).dropna()
-        grouped = frame.groupby("o")["v"]
-        lows, highs = grouped.min().to_numpy(float), grouped.max().to_numpy(float)
-    if len(highs) == 0:
+    """(low, high): the lowest and the highest value that at least ``k`` distinct owners (patients) hold exactly.
+    ``owners`` None: each value is its own patient. Coding to them leaves no value in a tail that fewer than
+    ``k`` patients hold (the bound itself then holds at least ``k``). Without any such value, the median twice."""
+    frame = pd.DataFrame({"v": values.to_numpy(), "o": np.arange(len(values)) if owners is None
+                          else owners.to_numpy()}).dropna()
+    if frame.empty:
         return float("nan"), float("nan")
-    if len(highs) < k:
-        middle = float(np.median(highs))
+    holders = frame.drop_duplicates().groupby("v")["o"].size()
+    common = holders.index[holders >= k]
+    if len(common) == 0:
+        middle = float(np.median(frame["v"].to_numpy(float)))
         return middle, middle
-    return float(np.sort(lows)[k - 1]), float(np.sort(highs)[-k])
+    return float(common.min()), float(common.max())
 
 
 def code(values: pd.Series, bounds: tuple[float, float], *, low: bool = True) -> pd.Series:
@@ -78,14 +78,15 @@ def code(values: pd.Series, bounds: tuple[float, float], *, low: bool = True) ->
 
 
 def code_training(train: dict[str, pd.DataFrame], coding: TopCoding) -> tuple[dict[str, pd.DataFrame], dict]:
-    """The training tables with ages, lengths of stay and quantities coded, and the bounds used (for the manifest)."""
+    """The training tables with lengths of stay and quantities coded, and every bound (for the manifest and
+    :func:`code_replica`)."""
     if not coding.active:
         return train, {}
     k, out, bounds = coding.k, dict(train), {}
-    patients = train["patients"].copy()
+    patients = train["patients"]
+    # ages are coded in the replica, not before the copulas learn: a copula smooths the spikes coding makes at the
+    # bounds and moved the replica's mean age by two years at 1,200 patients
     bounds["age_at_diagnosis"] = safe_bounds(patients["age_at_diagnosis"], None, k)
-    patients["age_at_diagnosis"] = code(patients["age_at_diagnosis"], bounds["age_at_diagnosis"])
-    out["patients"] = patients
     stays = train["stays"].copy()
     if len(stays):
         nights = (stays["discharge_date"] - stays["admission_date"]).dt.days
@@ -119,10 +120,15 @@ def code_costs(values: np.ndarray, coding: TopCoding) -> np.ndarray:
     return np.clip(values, *safe_bounds(pd.Series(values), None, coding.k))
 
 
-def cap_totals(tables: dict[str, pd.DataFrame], bounds: dict) -> dict[str, pd.DataFrame]:
-    """Each synthetic patient keeps at most the coded top of stays and of dispensings: the latest claims beyond it
-    are dropped (a pathway's start, which the rules check, comes first)."""
+def code_replica(tables: dict[str, pd.DataFrame], bounds: dict) -> dict[str, pd.DataFrame]:
+    """The replica coded under the model's ``bounds``: ages at both ends, and each synthetic patient's totals of
+    stays and of dispensings at the top by dropping the latest claims beyond it (a pathway's start, which the
+    rules check, comes first)."""
     out = dict(tables)
+    if "age_at_diagnosis" in bounds:
+        patients = tables["patients"].copy()
+        patients["age_at_diagnosis"] = code(patients["age_at_diagnosis"], tuple(bounds["age_at_diagnosis"]))
+        out["patients"] = patients
     for name, date, bound in (("stays", "admission_date", "n_stays"), ("dispensings", "dispensing_date",
                                                                         "n_dispensings")):
         if bound not in bounds or np.isnan(bounds[bound][1]):

@@ -19,8 +19,6 @@ from linkage.compare import build_comparisons, compare
 from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding import check_compatible, encode_holder, write_encoded
 from linkage.encoding.events import FinessMap, FinessMapError
-from linkage.engines import spark_available
-from linkage.link import link
 from linkage.spec import SpecError, example_spec, example_spec_text, parse_spec
 from privacy.keys import LinkageKey, save_key
 
@@ -250,41 +248,3 @@ def test_bad_wider_match_options_are_spec_errors(entry, message):
     with pytest.raises(SpecError, match="apply to events fields only"):
         parse_spec(sex_with_groups)
 
-
-SPARK_OK, SPARK_MISSING = spark_available()
-
-
-@pytest.mark.skipif(not SPARK_OK, reason=f"Spark engine identity not tested here: {SPARK_MISSING}")
-def test_spark_engine_gives_the_local_links_and_model_with_wide_and_group_levels(tmp_path):
-    from linkage.datasets import make_population
-    from linkage.engines.spark import link_spark, spark_session
-
-    population = make_population(500, 6_000, seed=5, params=_harsh_params())
-    spec = example_spec("indirect")
-    paths = {}
-    for role, (patients, stays) in SIDES.items():
-        result = encode_holder(spec, KEY, role, population.tables[patients], population.tables[stays],
-                               finess_map=population.tables["finess_entities"])
-        paths[role] = write_encoded(result.encoded, result.metadata, tmp_path / f"{role}.parquet")
-    local = link(spec, paths["cohort"], paths["snds"])
-    labels = dict(zip([c.name for c in local.model.comparisons], [c.labels for c in local.model.comparisons]))
-    assert any("group" in label for label in labels["stays"]) and any("days apart" in x for x in labels["stays"])
-    levels = local.levels[:, [c.name for c in local.model.comparisons].index("stays")]
-    reached = {labels["stays"][level] for level in np.unique(levels[levels >= 0])}
-    assert any("group" in label for label in reached) and any("days apart" in label for label in reached)
-    session = spark_session("local[2]", {"spark.driver.memory": "1g"}, app_name="harmonie tests")
-    try:
-        result = link_spark(spec, paths["cohort"], paths["snds"], spark=session)
-    finally:
-        session.stop()
-    assert result.links.equals(local.links) and result.grey_zone.equals(local.grey_zone)
-    assert result.model.to_dict() == local.model.to_dict()
-    summary = dict(result.summary)
-    summary.pop("engine")
-    assert summary == local.summary
-
-
-def _harsh_params():
-    from linkage.datasets.params import preset_params
-
-    return preset_params("harsh")

@@ -213,3 +213,33 @@ def test_link_command_on_spark_writes_what_the_local_engine_writes(spark, small,
     assert pairs(tmp_path / "spark" / "candidates.parquet") == pairs(tmp_path / "local" / "candidates.parquet")
     for chart in ("match_weight_histogram.png", "m_u_per_comparison.png", "waterfall.png"):
         assert (tmp_path / "spark" / chart).exists()
+
+
+@needs_spark
+def test_spark_engine_gives_the_local_links_and_model_with_wide_and_group_levels(spark, tmp_path):
+    """The wider event matches of issue #17 (stays days apart, sister sites of one group) on Spark too."""
+    from linkage.datasets import make_population
+    from linkage.datasets.params import preset_params
+    from linkage.engines.spark import link_spark
+    from linkage.spec import example_spec
+
+    population = make_population(500, 6_000, seed=5, params=preset_params("harsh"))
+    spec = example_spec("indirect")
+    paths = {}
+    for role, (patients, stays) in (("cohort", ("cohort_patients", "cohort_stays")),
+                                    ("snds", ("snds_beneficiaries", "snds_stays"))):
+        result = encode_holder(spec, KEY, role, population.tables[patients], population.tables[stays],
+                               finess_map=population.tables["finess_entities"])
+        paths[role] = write_encoded(result.encoded, result.metadata, tmp_path / f"{role}.parquet")
+    local = link(spec, paths["cohort"], paths["snds"])
+    labels = dict(zip([c.name for c in local.model.comparisons], [c.labels for c in local.model.comparisons]))
+    assert any("group" in label for label in labels["stays"]) and any("days apart" in x for x in labels["stays"])
+    levels = local.levels[:, [c.name for c in local.model.comparisons].index("stays")]
+    reached = {labels["stays"][level] for level in np.unique(levels[levels >= 0])}
+    assert any("group" in label for label in reached) and any("days apart" in label for label in reached)
+    result = link_spark(spec, paths["cohort"], paths["snds"], spark=spark)
+    assert result.links.equals(local.links) and result.grey_zone.equals(local.grey_zone)
+    assert result.model.to_dict() == local.model.to_dict()
+    summary = dict(result.summary)
+    summary.pop("engine")
+    assert summary == local.summary

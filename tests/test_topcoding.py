@@ -17,13 +17,12 @@ from conftest import linked_extracts
 K = 11
 
 
-def test_safe_bounds_leave_k_patients_at_or_beyond_each_bound():
-    values = pd.Series(np.arange(1, 101))
-    assert safe_bounds(values, None, K) == (11.0, 90.0)
-    # per patient: one patient with many rows is one patient
-    owners = pd.Series([0] * 50 + list(range(1, 51)))
-    lows, highs = safe_bounds(pd.Series(np.r_[np.full(50, 500), np.arange(1, 51)]), owners, K)
-    assert highs == 41.0  # the patient with 50 rows of 500 counts once: 500 and 50..41 are eleven patients
+def test_safe_bounds_are_the_most_extreme_values_k_patients_hold():
+    values = pd.Series(np.r_[np.arange(1, 6), np.full(11, 6), np.full(30, 50), np.full(11, 90), [95, 99]])
+    assert safe_bounds(values, None, K) == (6.0, 90.0)  # 1..5, 95 and 99 are held by one patient each
+    # per patient: one patient with many rows of a value is one holder
+    owners = pd.Series([0] * 20 + list(range(1, 12)))
+    assert safe_bounds(pd.Series(np.r_[np.full(20, 500), np.full(11, 7)]), owners, K) == (7.0, 7.0)
     assert safe_bounds(pd.Series([3.0, 4.0]), None, K) == (3.5, 3.5)  # too few: the median, nothing extreme
 
 
@@ -68,11 +67,11 @@ def test_a_coded_replica_holds_no_value_in_a_tail_fewer_than_k_real_patients_rea
         assert synthetic.max() <= hi, name
         if name == "age_at_diagnosis":
             assert synthetic.min() >= lo
-        # the bound itself is reached by k real patients or more
+        # each bound is a value k real patients or more hold exactly
         owners = train["patients"][PATIENT_ID] if name in ("age_at_diagnosis", "n_stays", "n_dispensings") else \
             train["stays" if name == "length_of_stay" else "dispensings"][PATIENT_ID]
         frame = pd.DataFrame({"v": real[name].to_numpy(), "o": owners.to_numpy()})
-        assert frame.loc[frame["v"] >= hi, "o"].nunique() >= K, name
+        assert frame.loc[frame["v"] == hi, "o"].nunique() >= K, name
 
 
 def test_without_coding_the_replica_reproduces_real_tails(fitted):
