@@ -33,10 +33,14 @@ def main() -> int:
     from synth.report.disclosed import real_sources
 
     manifest = verify_bundle(args.bundle)
-    columns, survival = real_sources(read_dataset(args.real), seed=0)
+    # the real values the utility report drew from: the same subsample (at 193k it takes at most 20,000 patients,
+    # under the release's secret seed, which utility.json records)
+    utility = args.bundle / "utility" / "utility.json"
+    seed = json.loads(utility.read_text())["seed"] if utility.is_file() else 0
+    columns, survival = real_sources(read_dataset(args.real), seed=seed)
     findings = scan_folder(args.bundle, DisclosureRule(min_cell=args.min_cell), columns=columns, survival=survival)
     files = sorted(p.relative_to(args.bundle).as_posix() for p in args.bundle.rglob("*.json"))
-    result = {"bundle": str(args.bundle), "verdict": manifest.get("verdict"), "json_files": files,
+    result = {"bundle": str(args.bundle), "verdict": manifest.get("verdict"), "seed": seed, "json_files": files,
               "real_columns": len(columns), "survival_groups": len(survival), "findings": findings}
     print(json.dumps(result, indent=2))
     return 1 if findings else 0
