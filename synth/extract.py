@@ -79,10 +79,10 @@ def check_run(crosswalk_path: str | Path, links_path: str | Path) -> None:
         return  # made by the Python API or an older Harmonie: nothing to compare
     try:
         runs = json.loads(linked)
-        runs = set(runs.values()) if isinstance(runs, dict) else set()
+        runs = {r for r in runs.values() if isinstance(r, str)} if isinstance(runs, dict) else set()
     except (ValueError, UnicodeDecodeError, RecursionError):
         runs = set()
-    if mine.decode("utf-8", "replace") not in runs:
+    if runs and mine.decode("utf-8", "replace") not in runs:  # no run id recorded: nothing to compare
         raise HarmonieError(f"{crosswalk_path} comes from another `harmonie encode` run than the encoded file that was "
                             f"linked into {links_path} (another key or input, or a rerun): use the crosswalk written "
                             "with that encoded file, or encode and link again")
