@@ -264,10 +264,10 @@ def _corrupted(text: str, exc: Exception) -> HarmonieError:
 _READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError, UnicodeDecodeError)
 
 
-def verify_file_data(path: str | Path) -> None:
-    """:func:`check_digest` batch by batch over the file at ``path`` (local or a URI), without holding it: for
-    engines that read the data themselves (Spark)."""
-    schema, metadata = read_footer(path)
+def verify_file_data(path: str | Path, schema: pa.Schema, metadata: dict) -> None:
+    """:func:`check_digest` batch by batch over the file at ``path`` (local or a URI), whose footer
+    :func:`read_footer` gave ``schema`` and ``metadata``, without holding it: for engines that read the data
+    themselves (Spark)."""
     try:
         with _parquet_file(str(path)) as parquet:
             check_digest(metadata, schema, parquet.iter_batches(), str(path))

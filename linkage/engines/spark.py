@@ -399,8 +399,9 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             left_schema, left_metadata = read_footer(left_path)
             right_schema, right_metadata = read_footer(right_path)
             link_plan.check_inputs(left_metadata, right_metadata)
-            for path in (left_path, right_path):
-                verify_file_data(path)  # in the driver, batch by batch: bytes changed since encoding are refused
+            for path, schema, metadata in ((left_path, left_schema, left_metadata),
+                                           (right_path, right_schema, right_metadata)):
+                verify_file_data(path, schema, metadata)  # in the driver, batch by batch: changed bytes are refused
             check_same_encoding(*(read_columns(p, token_columns_of(schema))
                                   for p, schema in ((left_path, left_schema), (right_path, right_schema))))
             left_df, right_df = _read(spark, left_path), _read(spark, right_path)
