@@ -117,28 +117,44 @@ def lineage_of(links_path: Path) -> dict:
 @synth.command("fit")
 @click.option("--data", "data_dir", type=_DIR, required=True, help="An analytic dataset (e.g. ANALYTIC/train).")
 @click.option("--out", "out_dir", type=_DIR, required=True, help="Model folder to write.")
-@click.option("--generator", type=click.Choice(["gaussian_copula", "ctgan", "tvae"]), default="gaussian_copula",
-              show_default=True, help="Patient-level SDV synthesizer.")
+@click.option("--generator", type=click.Choice(["gaussian_copula", "ctgan", "tvae", "mst", "aim"]),
+              default="gaussian_copula", show_default=True,
+              help="Patient-level SDV synthesizer, or mst / aim: a differentially private patient table "
+                   "(smartnoise-synth; the claims are not DP), which needs --epsilon.")
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="For ctgan and tvae (1 to 100,000).")
 @click.option("--seed", type=_SEED, default=0, show_default=True)
 @click.option("--top-code-k", type=click.IntRange(0, 10_000), default=11, show_default=True,
               help="Code ages, counts, lengths of stay, quantities and costs at the values at least this many real "
                    "patients reach, so no replica value lies in a tail fewer reach (0: no coding).")
-def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, top_code_k: int = 11) -> None:
+@click.option("--epsilon", type=float, default=None,
+              help="mst / aim: the privacy budget of the patient table (e.g. 1 strong, 3, 10 weak).")
+@click.option("--delta", type=float, default=None, help="mst / aim: the DP delta [default: 1e-9].")
+@click.option("--study-start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="mst / aim: first day of the study window, public (the protocol's) [default: 2008-01-01, the "
+                   "simulated cohort's].")
+@click.option("--study-end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="mst / aim: last day of follow-up of the study window, public [default: 2025-12-31].")
+def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, top_code_k: int = 11,
+        epsilon: float | None = None, delta: float | None = None, study_start=None, study_end=None) -> None:
     """Learn a replica model from an analytic dataset."""
     from harmonie.output_set import OutputFolder
     from synth.dataset import read_dataset, read_provenance
+    from synth.dp_patients import dp_settings
     from synth.replica import fit_model
     from synth.topcoding import TopCoding
 
     _never_into_an_input(out_dir, {"--data": data_dir})
+    privacy = dp_settings(generator, epsilon, delta, study_start and study_start.date(), study_end and study_end.date())
 
     with OutputFolder(out_dir, "synth fit") as staging:
         manifest = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
-                             lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k))
+                             lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k),
+                             privacy=privacy)
+    dp = manifest.get("differential_privacy")
     click.echo(f"saved a {generator} replica model of {manifest['trained_on']['patients']:,} patients "
-               f"to {out_dir}")
+               f"to {out_dir}" + (f" (patient table ({dp['epsilon']:g}, {dp['delta']:g})-DP; the claims are not DP)"
+                                  if dp else ""))
 
 
 @synth.command("sample")
@@ -174,7 +190,7 @@ def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_di
     """Utility report (HTML + JSON): quality, distributions, survival curves, Cox model, TSTR."""
     from harmonie.output_set import OutputFolder
     from harmonie.progress import stage
-    from synth.dataset import read_dataset
+    from synth.dataset import differential_privacy_of, read_dataset, read_provenance
     from synth.report import build_utility_report
 
     _never_into_an_input(out_dir, {"--real": real_dir, "--synthetic": synthetic_dir, "--control": control_dir})
@@ -182,7 +198,8 @@ def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_di
     real, synthetic = read_dataset(real_dir), read_dataset(synthetic_dir)
     control = read_dataset(control_dir) if control_dir else None
     with stage("utility report"), OutputFolder(out_dir, "synth report") as staging:
-        result = build_utility_report(real, synthetic, staging, control=control, seed=seed)
+        result = build_utility_report(real, synthetic, staging, control=control, seed=seed,
+                                      differential_privacy=differential_privacy_of(read_provenance(synthetic_dir)))
     click.echo(f"utility: {result['verdict']} — see {out_dir / 'utility.html'}")
 
 

@@ -106,3 +106,11 @@ def read_provenance(directory: str | Path) -> dict:
             except ValueError:
                 out[key.decode()[len("harmonie."):]] = value.decode(errors="replace")
     return out
+
+
+def differential_privacy_of(provenance: dict) -> dict | None:
+    """The DP statement a replica's provenance carries (``synth fit --generator mst|aim``), else ``None``: what the
+    utility report shows beside its verdict, wherever it is built (``synth report``, ``release``)."""
+    replica = provenance.get("replica")
+    dp = replica.get("differential_privacy") if isinstance(replica, dict) else None
+    return dp if isinstance(dp, dict) else None

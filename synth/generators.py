@@ -173,5 +173,10 @@ def sample_patients(models: dict, rows: int, seed: int, departements: dict | Non
         p["departement"] = _draw_departements(departements, p["cancer_type"], np.random.default_rng([seed, 11]))
     p = p.iloc[rng.permutation(len(p))].reset_index(drop=True)[list(MODEL_COLUMNS)]
     p["diagnosis_date"] = pd.to_datetime(p["diagnosis_date"]).dt.floor("D")
-    p.insert(0, PATIENT_ID, [f"S{i + 1:07d}" for i in range(len(p))])
+    p.insert(0, PATIENT_ID, synthetic_ids(len(p)))
     return p
+
+
+def synthetic_ids(n: int) -> list[str]:
+    """Ids of ``n`` synthetic patients, S0000001...: never a real analytic id (those start with P)."""
+    return [f"S{i + 1:07d}" for i in range(n)]

@@ -27,6 +27,7 @@ from harmonie.progress import stage
 from synth import model_store
 from synth.care_rules import incoherent_claims
 from synth.constraints import check_replica
+from synth.dp_patients import DP_GENERATORS, DPSettings, fit_dp_patients
 from synth.generators import GENERATORS, fit_departement_mix, fit_patient_model, sample_patients
 from synth.outcomes import fit_outcomes, sample_outcomes
 from synth.pathways import fit_pathways, sample_pathways
@@ -35,30 +36,45 @@ from synth.sdv_support import version as sdv_version
 from synth.topcoding import TopCoding, code_replica, code_training
 
 MODE = "pathways"
+DP_PATIENT_FILE = "patients/dp.pkl"
 
 
 def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator: str = "gaussian_copula",
               seed: int = 0, epochs: int = 300, lineage: dict | None = None,
-              top_coding: TopCoding = TopCoding()) -> dict:
+              top_coding: TopCoding = TopCoding(), privacy: DPSettings | None = None) -> dict:
     """Fit the replica model on ``train`` and save it to ``out_dir``; return its manifest. Counts, lengths of
     stay, quantities and costs are top/bottom-coded before the models learn, ages and totals in every replica
-    sampled (:mod:`synth.topcoding`)."""
-    if generator not in GENERATORS:
-        raise HarmonieError(f"unknown generator {generator!r}: choose one of {', '.join(GENERATORS)}")
+    sampled (:mod:`synth.topcoding`). ``generator`` "mst" or "aim" makes the patient table differentially private
+    under ``privacy`` (:mod:`synth.dp_patients`; the claims are not)."""
+    if generator not in (*GENERATORS, *DP_GENERATORS):
+        raise HarmonieError(f"unknown generator {generator!r}: choose one of "
+                            f"{', '.join((*GENERATORS, *DP_GENERATORS))}")
+    if (generator in DP_GENERATORS) != (privacy is not None):
+        raise HarmonieError(f"generator {generator} needs a privacy budget (epsilon)" if privacy is None else
+                            f"a privacy budget applies to the DP generators ({', '.join(DP_GENERATORS)}), "
+                            f"not to {generator}")
     patients = train["patients"]
     if len(patients) < 100:
         raise HarmonieError(f"{len(patients)} patients is too few to learn a replica from (need at least 100)")
     coded, bounds = code_training(train, top_coding)  # every model learns from the coded tables
     patients = coded["patients"]
-    synthesizers, strata = {}, {}
-    with stage(f"fit the patient models ({generator}, per cancer x subtype x stage) on {len(patients):,} patients"):
-        patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
-    with stage("fit the survival model (Cox per cancer type, stratified by stage)"):
-        outcomes = fit_outcomes(patients, seed)
-    departements = fit_departement_mix(patients)
-    for index, (group, (share, synthesizer)) in enumerate(sorted(patient_models.items())):
-        synthesizers[f"patients/{index:03d}.pkl"] = synthesizer
-        strata.setdefault("patients", {})[group] = {"file": f"patients/{index:03d}.pkl", "share": share}
+    synthesizers, strata, outcomes, departements, dp = {}, {}, None, None, None
+    if privacy is not None:  # the whole patient row, survival included, from one DP model, with public bounds only
+        with stage(f"fit the DP patient model ({generator}, epsilon {privacy.epsilon:g}) on {len(patients):,} "
+                   "patients"):
+            synthesizers[DP_PATIENT_FILE] = fit_dp_patients(train["patients"], generator, privacy)  # never coded
+        dp = {**synthesizers[DP_PATIENT_FILE].statement_, "file": DP_PATIENT_FILE}
+        bounds.pop("age_at_diagnosis", None)  # real-data age bounds would be a release outside the budget
+    else:
+        with stage(f"fit the patient models ({generator}, per cancer x subtype x stage) on {len(patients):,} "
+                   "patients"):
+            patient_models = fit_patient_model(patients, generator, seed=seed, epochs=epochs)
+        with stage("fit the survival model (Cox per cancer type, stratified by stage)"):
+            outcomes = fit_outcomes(patients, seed)
+        departements = fit_departement_mix(patients)
+        for index, (group, (share, synthesizer)) in enumerate(sorted(patient_models.items())):
+            synthesizers[f"patients/{index:03d}.pkl"] = synthesizer
+            strata.setdefault("patients", {})[group] = {"file": f"patients/{index:03d}.pkl", "share": share}
     with stage(f"fit the care pathways on {len(train['stays']):,} stays and {len(train['dispensings']):,} "
                "dispensings"):
         pathways, pathway_synthesizers = fit_pathways(coded, seed=seed, coding=top_coding)
@@ -72,6 +88,8 @@ def fit_model(train: dict[str, pd.DataFrame], out_dir: str | Path, *, generator:
         "training_incoherence": incoherent_claims(train),
         "top_coding": {"k": top_coding.k, "bounds": bounds},
     }
+    if dp is not None:
+        manifest["differential_privacy"] = dp
     model_store.save(out_dir, synthesizers, manifest)
     return model_store.read_manifest(out_dir)
 
@@ -85,11 +103,16 @@ def sample_model(model_dir: str | Path, rows: int | None = None, *, seed: int = 
     rows = manifest["trained_on"]["patients"] if rows is None else rows
     if rows < 1:
         raise HarmonieError(f"--rows must be at least 1, got {rows}")
-    models = {group: (entry["share"], synthesizers[entry["file"]])
-              for group, entry in manifest["strata"]["patients"].items()}
-    with stage(f"sample {rows:,} patients and their survival"):
-        patients = sample_outcomes(manifest["outcomes"], sample_patients(models, rows, seed,
-                                                                         manifest.get("departements")), seed)
+    dp = manifest.get("differential_privacy")
+    if dp is not None:  # synth/dp_patients.py: the patient table, survival included, from the DP model
+        with stage(f"sample {rows:,} patients and their survival (DP model, {dp['mechanism']})"):
+            patients = synthesizers[dp["file"]].sample(rows, seed)
+    else:
+        models = {group: (entry["share"], synthesizers[entry["file"]])
+                  for group, entry in manifest["strata"]["patients"].items()}
+        with stage(f"sample {rows:,} patients and their survival"):
+            patients = sample_outcomes(manifest["outcomes"], sample_patients(models, rows, seed,
+                                                                             manifest.get("departements")), seed)
     with stage("sample their care pathways"):
         tables = {"patients": patients, **sample_pathways(manifest["pathways"], synthesizers, patients,
                                                           seed=seed + 1000)}
@@ -118,5 +141,7 @@ def replica_provenance(manifest: dict, sample_seed: int) -> dict[str, str]:
     replica = {"mode": manifest["mode"], "generator": manifest["generator"], "model_seed": manifest["seed"],
                "sample_seed": sample_seed, "versions": manifest["versions"],
                "model_manifest_sha256": manifest["sha256"]}
+    if manifest.get("differential_privacy"):  # what the guarantee covers travels with the replica (and its release)
+        replica["differential_privacy"] = {k: v for k, v in manifest["differential_privacy"].items() if k != "file"}
     return {"harmonie.replica": json.dumps(replica, sort_keys=True),
             "harmonie.lineage": json.dumps(manifest.get("lineage"), sort_keys=True)}

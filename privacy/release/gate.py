@@ -48,7 +48,7 @@ from privacy.risk.copies import overlap, prepare, screen_copies
 from privacy.risk.measure import measure_risk
 from privacy.risk.membership import membership_metrics
 from privacy.risk.report import write_risk_report
-from synth.dataset import read_dataset, read_provenance, write_dataset
+from synth.dataset import differential_privacy_of, read_dataset, read_provenance, write_dataset
 
 SEED_CONTEXT = b"harmonie release measurement seed/1\n"
 
@@ -170,7 +170,8 @@ def release(synthetic_dir: Path, real_dir: Path, control_dir: Path, out_dir: Pat
                                 for k, v in provenance.items()})
         with stage("utility report"):
             utility = build_utility_report(real, synthetic, staging / "utility", control=control, seed=seed,
-                                           min_cell=policy["disclosure"]["min_cell"])
+                                           min_cell=policy["disclosure"]["min_cell"],
+                                           differential_privacy=differential_privacy_of(provenance))
         risk_document = write_risk_report(risk, checks, policy, staging / "risk", before=before)
         manifest = {
             "verdict": "released", "policy_sha256": policy_sha256,

@@ -117,7 +117,8 @@ def clinical_sections(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.Dat
 
 def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], out_dir: str | Path, *,
                          control: dict[str, pd.DataFrame] | None = None, seed: int = 0,
-                         max_rows: int = 20_000, min_cell: int = SNDS_MIN_CELL) -> dict:
+                         max_rows: int = 20_000, min_cell: int = SNDS_MIN_CELL,
+                         differential_privacy: dict | None = None) -> dict:
     """Compare a synthetic replica with the real analytic dataset; write ``utility.json`` and ``utility.html``.
 
     ``real`` and ``synthetic`` are datasets of :mod:`synth.schema` (tables patients, stays,
@@ -130,7 +131,9 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     the report as written to ``utility.json``: sections ``sdv``, ``distributions``,
     ``correlations``, ``survival``, ``treatments``, ``claims``, ``pathways``, ``costs``,
     ``prediction``, then ``checks``, ``notes``, ``verdict`` ("adequate" or "low utility: failed
-    ...") and ``disclosure`` (the rule applied).
+    ...") and ``disclosure`` (the rule applied). ``differential_privacy``: the replica's DP statement
+    (:func:`synth.dp_patients.privacy_statement`, from its provenance), written as is and shown in the
+    "Data compared" section when the replica's patient table is differentially private.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidParameter(f"seed must be a non-negative integer (got {seed!r})")
@@ -182,6 +185,10 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     checks, notes = build_checks(measured, rule)  # at full resolution, inside the secure area
     report = written_report(measured, rule, kaplan_meier=_plain(km_shown), shown=_plain(clinical_shown))
     report.update(checks=written_checks(checks, rule), notes=notes, verdict=verdict(checks))
+    if differential_privacy:  # public facts only (budget, mechanism, public bounds): nothing of the real data
+        delta = differential_privacy.get("delta")  # as text: the report rounds numbers to 6 decimals (1e-9 -> 0)
+        report["differential_privacy"] = {**differential_privacy,
+                                          "delta": f"{delta:g}" if isinstance(delta, float) else delta}
     text = json.dumps(_plain(report), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     write_text(text, out / "utility.json")
     report = json.loads(text)  # the pages are drawn from what was written, nothing else

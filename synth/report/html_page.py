@@ -62,6 +62,7 @@ def _about(report: dict) -> str:
                       "synthetic rows of unknown patients"], rows)
             + (f"<p>Control patients (never seen by the generator): {_n(sizes['control'], report)}.</p>"
                if report["prediction"]["test_set"] == "control" else "")
+            + _differential_privacy(report.get("differential_privacy"))
             + f"<p class='note'>Seed {report['seed']}. To keep the report fast and comparable whatever the data size, "
               f"SDV scores, correlations, survival, treatments, claims, pathways, costs and prediction each use a "
               f"seeded random subsample of at most {report['max_rows']:,} real patients, and at most as many "
@@ -76,6 +77,18 @@ def _about(report: dict) -> str:
               f"least {k} real deaths; a care pathway, subtype, kind of stay or ATC class is named only when at "
               f"least {k} real patients hold it, a real mean cost rests on at least {k} patients, and no real "
               f"minimum or maximum is shown. The checks are computed at full resolution.</p>")
+
+
+def _differential_privacy(dp: dict | None) -> str:
+    """One paragraph when the replica's patient table is differentially private (synth/dp_patients.py)."""
+    if not dp:
+        return ""
+    epsilon, delta = (f"{dp[k]:g}" if isinstance(dp.get(k), (int, float)) else str(dp.get(k)) for k in ("epsilon",
+                                                                                                         "delta"))
+    return (f"<p class='note'><b>Differentially private patient table</b>: {escape(str(dp['mechanism']))} "
+            f"({escape(str(dp['library']))}), epsilon {escape(epsilon)}, delta {escape(delta)}: "
+            f"{escape(str(dp['meaning']))}. Covers {escape(str(dp['covers']))}. <b>Not covered</b>: "
+            f"{escape(str(dp['not_covered']))}. Bounds and bins are public, no budget spent on them.</p>")
 
 
 def _quality(sdv: dict) -> str:
