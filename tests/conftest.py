@@ -1,4 +1,8 @@
 import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,12 +24,29 @@ def _audit_log(tmp_path_factory):
     os.environ["HARMONIE_AUDIT_LOG"] = str(tmp_path_factory.mktemp("audit") / "audit.jsonl")
 
 
+def shared_folder(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built once per test run by ``build(folder)`` and shared by every pytest-xdist worker (each worker
+    has its own session, so a session fixture alone would build it once per worker): the first worker to ask
+    builds it under a file lock, the others wait and read it. Without xdist, a folder of this session."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"shared-{name}"
+    with FileLock(f"{root}.lock"):
+        if not (root / ".complete").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a worker that died half-way
+            root.mkdir(parents=True)
+            build(root)
+            (root / ".complete").touch()
+    return root
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _model_key(tmp_path_factory):
-    """Replica models are authenticated under a throw-away model key, never the user's."""
-    import os
-
-    os.environ["HARMONIE_MODEL_KEY"] = str(tmp_path_factory.mktemp("model-key") / "model.key")
+    """Replica models are authenticated under a throw-away model key, never the user's; one key for every worker
+    of the run, so a model one worker fitted (e.g. in :func:`release_data`) loads in another."""
+    os.environ["HARMONIE_MODEL_KEY"] = str(shared_folder(tmp_path_factory, "model-key", lambda _: None) /
+                                           "model.key")
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +78,24 @@ def linked_extracts(population) -> tuple[dict, dict, pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
-def release_data(tmp_path_factory):
+def release_data(tmp_path_factory, _model_key):
     """~3,000 training and ~2,400 control patients (the policy needs 1,000 of each), a copula replica and its
-    model, each dataset also written to a folder: (root, train, control, replica)."""
+    model, each dataset also written to a folder: (root, train, control, replica). Built once per run (the fit
+    takes ~40 s) and read back from its folders, as the release gate reads them."""
+    from synth.dataset import read_dataset
+
+    root = shared_folder(tmp_path_factory, "release", _build_release_data)
+    return root, *(read_dataset(root / name) for name in ("train", "control", "replica"))
+
+
+def _build_release_data(root: Path) -> None:
     from synth.analytic import build_analytic
     from synth.dataset import write_dataset
     from synth.replica import fit_model, sample_model
 
     cohort, snds, links = linked_extracts(make_population(6000, 8000, seed=5))
     analytic = build_analytic(links, cohort, snds, seed=1, control_fraction=0.45)
-    root = tmp_path_factory.mktemp("release")
     fit_model(analytic.train, root / "model", seed=2)
     replica, _ = sample_model(root / "model", len(analytic.train["patients"]), seed=3)
     for name, tables in (("train", analytic.train), ("control", analytic.control), ("replica", replica)):
         write_dataset(tables, root / name)
-    return root, analytic.train, analytic.control, replica

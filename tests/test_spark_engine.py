@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -41,27 +42,45 @@ def _spec_texts() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """A small population encoded by both holders under the names spec and a guarded indirect spec."""
+    """Small populations encoded by both holders: the default population under the names spec, and the harsh
+    preset's (stays days apart, sister sites of one establishment group: the wider event levels of issue #17)
+    under a guarded indirect spec with the FINESS map."""
     from linkage.datasets import make_population
+    from linkage.datasets.params import preset_params
 
-    population = make_population(500, 6_000, seed=5)
+    populations = {"names": make_population(500, 6_000, seed=5),
+                   "indirect": make_population(500, 6_000, seed=5, params=preset_params("harsh"))}
     out = tmp_path_factory.mktemp("spark-encoded")
     cases = {}
     for name, text in _spec_texts().items():
-        spec = parse_spec(text, name)
+        spec, tables = parse_spec(text, name), populations[name].tables
         (out / f"{name}.toml").write_text(text)
         paths = {}
         for role, table, stays in (("cohort", "cohort_patients", "cohort_stays"),
                                    ("snds", "snds_beneficiaries", "snds_stays")):
-            result = encode_holder(spec, KEY, role, population.tables[table], population.tables[stays])
+            result = encode_holder(spec, KEY, role, tables[table], tables[stays],
+                                   finess_map=tables["finess_entities"] if name == "indirect" else None)
             paths[role] = write_encoded(result.encoded, result.metadata, out / f"{name}_{role}.parquet")
         cases[name] = (spec, out / f"{name}.toml", paths["cohort"], paths["snds"])
     return cases
 
 
+def test_the_indirect_case_reaches_the_wider_event_levels(local_runs):
+    """So that the engines' identity below holds for the group and days-apart levels too."""
+    local = local_runs["indirect"]
+    labels = dict(zip([c.name for c in local.model.comparisons], [c.labels for c in local.model.comparisons]))
+    levels = local.levels[:, [c.name for c in local.model.comparisons].index("stays")]
+    reached = {labels["stays"][level] for level in np.unique(levels[levels >= 0])}
+    assert any("group" in label for label in reached) and any("days apart" in label for label in reached)
+
+
 @pytest.fixture(scope="module")
 def local_runs(small):
     return {name: link(spec, left, right) for name, (spec, _, left, right) in small.items()}
+
+
+def _list_columns(schema: pa.Schema) -> set[str]:
+    return {f.name for f in schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)}
 
 
 def _records(path) -> EncodedRecords:
@@ -74,8 +93,8 @@ def test_broadcast_join_over_slices_reproduces_the_local_blocking(small, local_r
     over slices (partitions), the guard, then each slice probing the guarded index."""
     spec, _, left_path, right_path = small[name]
     left, right_table = _records(left_path), read_encoded(right_path).table
-    lists = {"left_lists": set(left.lists), "right_lists": {f.name for f in right_table.schema
-                                                            if str(f.type).startswith("list")}}
+    lists = {"left_lists": _list_columns(read_encoded(left_path).table.schema),
+             "right_lists": _list_columns(right_table.schema)}
     index = KeyIndex.build(join_keys(spec.blocking, left, LEFT, seed=0, **lists))
     slices = [(int(c[0]), len(c)) for c in np.array_split(np.arange(right_table.num_rows), 3)]
     counted = {}
@@ -177,18 +196,19 @@ def _same_run(spark_result, local_result):
 
 
 @needs_spark
-@pytest.mark.parametrize("name", ["names", "indirect"])
-def test_spark_engine_gives_the_local_links_and_model(spark, small, local_runs, name):
+def test_spark_engine_gives_the_local_links_and_model(spark, small, local_runs):
+    """The names spec through the Python API (the indirect one through the command line, below)."""
     from linkage.engines.spark import link_spark
 
-    spec, _, left, right = small[name]
+    spec, _, left, right = small["names"]
     result = link_spark(spec, left, right, spark=spark)
     assert result.links.num_rows > 400
-    _same_run(result, local_runs[name])
+    _same_run(result, local_runs["names"])
 
 
 @needs_spark
 def test_link_command_on_spark_writes_what_the_local_engine_writes(spark, small, tmp_path):
+    """The guarded indirect spec with wide and group event levels, from the command line: same files."""
     spec, spec_path, left, right = small["indirect"]
     runner, cli = CliRunner(), _assemble()
     outputs = {}
@@ -213,33 +233,3 @@ def test_link_command_on_spark_writes_what_the_local_engine_writes(spark, small,
     assert pairs(tmp_path / "spark" / "candidates.parquet") == pairs(tmp_path / "local" / "candidates.parquet")
     for chart in ("match_weight_histogram.png", "m_u_per_comparison.png", "waterfall.png"):
         assert (tmp_path / "spark" / chart).exists()
-
-
-@needs_spark
-def test_spark_engine_gives_the_local_links_and_model_with_wide_and_group_levels(spark, tmp_path):
-    """The wider event matches of issue #17 (stays days apart, sister sites of one group) on Spark too."""
-    from linkage.datasets import make_population
-    from linkage.datasets.params import preset_params
-    from linkage.engines.spark import link_spark
-    from linkage.spec import example_spec
-
-    population = make_population(500, 6_000, seed=5, params=preset_params("harsh"))
-    spec = example_spec("indirect")
-    paths = {}
-    for role, (patients, stays) in (("cohort", ("cohort_patients", "cohort_stays")),
-                                    ("snds", ("snds_beneficiaries", "snds_stays"))):
-        result = encode_holder(spec, KEY, role, population.tables[patients], population.tables[stays],
-                               finess_map=population.tables["finess_entities"])
-        paths[role] = write_encoded(result.encoded, result.metadata, tmp_path / f"{role}.parquet")
-    local = link(spec, paths["cohort"], paths["snds"])
-    labels = dict(zip([c.name for c in local.model.comparisons], [c.labels for c in local.model.comparisons]))
-    assert any("group" in label for label in labels["stays"]) and any("days apart" in x for x in labels["stays"])
-    levels = local.levels[:, [c.name for c in local.model.comparisons].index("stays")]
-    reached = {labels["stays"][level] for level in np.unique(levels[levels >= 0])}
-    assert any("group" in label for label in reached) and any("days apart" in label for label in reached)
-    result = link_spark(spec, paths["cohort"], paths["snds"], spark=spark)
-    assert result.links.equals(local.links) and result.grey_zone.equals(local.grey_zone)
-    assert result.model.to_dict() == local.model.to_dict()
-    summary = dict(result.summary)
-    summary.pop("engine")
-    assert summary == local.summary

@@ -125,7 +125,7 @@ def test_fresh_draw_of_the_same_process_is_adequate(good_report):
 
 
 def test_shuffled_columns_are_low_utility(real, tmp_path):
-    report = build_utility_report(real, shuffled(real, seed=3), tmp_path, seed=0)
+    report = build_utility_report(real, shuffled(real, seed=3), tmp_path, seed=0, pages=False)
     assert report["verdict"].startswith("low utility")
     failed = {c["name"] for c in report["checks"] if not c["passed"]}
     assert {"correlation_max_abs_diff", "tstr_auc_ratio", "cox_coverage:global"} <= failed
@@ -167,17 +167,19 @@ def test_cancer_type_missing_from_replica_fails_its_checks(real, tmp_path):
     replica = make_dataset(1_500, seed=2)
     keep = replica["patients"]["cancer_type"] != "ovarian"
     replica["patients"] = replica["patients"][keep]
-    report = build_utility_report(real, replica, tmp_path, seed=0)
+    report = build_utility_report(real, replica, tmp_path, seed=0, pages=False)
     failed = {c["name"] for c in report["checks"] if not c["passed"]}
     assert {"km_max_distance:ovarian", "cox_coverage:ovarian", "cost_per_patient:ovarian"} <= failed
     assert report["verdict"].startswith("low utility")
 
 
 def test_control_patients_are_the_test_set(real, tmp_path):
+    """(The verdicts here are read from utility.json alone: ``pages=False`` skips the figures.)"""
     control = make_dataset(600, seed=4)
-    report = build_utility_report(real, make_dataset(1_500, seed=2), tmp_path, control=control, seed=0)
+    report = build_utility_report(real, make_dataset(1_500, seed=2), tmp_path, control=control, seed=0, pages=False)
     assert report["prediction"]["test_set"] == "control"
     assert report["prediction"]["n_train_real"] > 1_000  # the whole real side trains when control is given
+    assert (tmp_path / "utility.json").exists() and not (tmp_path / "utility.html").exists()
 
 
 def test_thresholds_are_one_tunable_dict():

@@ -118,7 +118,7 @@ def clinical_sections(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.Dat
 def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.DataFrame], out_dir: str | Path, *,
                          control: dict[str, pd.DataFrame] | None = None, seed: int = 0,
                          max_rows: int = 20_000, min_cell: int = SNDS_MIN_CELL,
-                         differential_privacy: dict | None = None) -> dict:
+                         differential_privacy: dict | None = None, pages: bool = True) -> dict:
     """Compare a synthetic replica with the real analytic dataset; write ``utility.json`` and ``utility.html``.
 
     ``real`` and ``synthetic`` are datasets of :mod:`synth.schema` (tables patients, stays,
@@ -133,7 +133,9 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     ``prediction``, then ``checks``, ``notes``, ``verdict`` ("adequate" or "low utility: failed
     ...") and ``disclosure`` (the rule applied). ``differential_privacy``: the replica's DP statement
     (:func:`synth.dp_patients.privacy_statement`, from its provenance), written as is and shown in the
-    "Data compared" section when the replica's patient table is differentially private.
+    "Data compared" section when the replica's patient table is differentially private. ``pages=False``
+    writes ``utility.json`` alone (no HTML, no figures: half the time at 1,500 patients), for callers that read
+    the verdict in a loop (benchmarks, tests); :func:`write_pages` draws them later from the JSON.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidParameter(f"seed must be a non-negative integer (got {seed!r})")
@@ -193,8 +195,9 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     write_text(text, out / "utility.json")
     report = json.loads(text)  # the pages are drawn from what was written, nothing else
 
-    with stage("utility: figures and HTML"):
-        write_pages(report, out)
+    if pages:
+        with stage("utility: figures and HTML"):
+            write_pages(report, out)
     return report
 
 
