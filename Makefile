@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean bench-simulate bench-encode bench-link bench-peers bench-peers-run bench-kernel
+.PHONY: demo test venv browser clean bench-simulate bench-encode bench-link bench-peers bench-peers-run bench-kernel
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,22 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harmonie demo --out demo-out --overwrite
 
+# Debian's Chromium, for the test that draws the linkage report in a real browser (it is skipped, saying why,
+# where the package cannot be installed: not root, or no apt)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+		(apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1) || \
+		echo "could not install chromium: the browser test will be skipped"; \
+	else echo "no chromium and no root apt-get: the browser test will be skipped"; fi
+
+browser: $(CHROMIUM)
+
 # both cores: test files spread over two workers (pytest-xdist), each file's tests on one worker
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench-simulate: $(STAMP)

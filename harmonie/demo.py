@@ -32,6 +32,12 @@ PARTIES = ("holder_cohort", "holder_snds", "linkage_unit", "evaluator", "data_te
 _SIDES = {"cohort": ("cohort_patients", "cohort_stays"), "snds": ("snds_beneficiaries", "snds_stays")}
 _HOLDER_ONLY = {"cohort": (), "snds": ("snds_dispensings",)}
 _TRUTH_TABLES = ("truth", "hard_cases", "snds_duplicates", "corruptions")
+# the pages of a demo link to each other: {folder of a page: {title: path relative to it}}
+REPORT_LINKS = {"linkage_unit/run": {"demo report": "../../report.html",
+                                     "linkage report with the truth (evaluator)": "../../evaluator/report.html"},
+                "evaluator": {"demo report": "../report.html"}}
+# what run_demo reports, one line each, numbered [k/N]: the release policy line only without --policy
+DEMO_STEPS = 13
 
 
 def _prepare(out_dir: Path, overwrite: bool) -> dict[str, Path]:
@@ -95,7 +101,7 @@ def _link_stage(parties: dict, scenario: str, n_cohort: int, n_snds: int, seed: 
     with stage("linkage unit: link the encoded files"):
         result = link(spec, parties["linkage_unit"] / "cohort.encoded.parquet",
                       parties["linkage_unit"] / "snds.encoded.parquet")
-        write_link_outputs(result, run, keep_candidates=True)
+        write_link_outputs(result, run, keep_candidates=True, links_to=REPORT_LINKS["linkage_unit/run"])
     s = result.summary
     report(f"linkage unit: {s['candidate_pairs']:,} candidate pairs, {s.get('links', 0):,} links "
            f"(model's own estimate: precision {s.get('estimated', {}).get('precision', 0):.4f}, "
@@ -109,7 +115,8 @@ def _link_stage(parties: dict, scenario: str, n_cohort: int, n_snds: int, seed: 
     evaluation = evaluate_links(
         result.links.to_pandas(), population["truth"], crosswalks["cohort"], crosswalks["snds"],
         population["snds_duplicates"], summary_path=run / "summary.json", out_dir=parties["evaluator"],
-        candidates_path=run / "candidates.parquet")
+        candidates_path=run / "candidates.parquet", hard_cases=population["hard_cases"], run_dir=run,
+        links_to=REPORT_LINKS["evaluator"])
     report(f"evaluator: precision {evaluation['precision']:.4f}, recall {evaluation['recall']:.4f}, "
            f"F1 {evaluation['f1']:.4f}; pairs completeness {evaluation['pairs_completeness']:.4f}")
     return {"population": summary, "evaluation": evaluation, "link_summary": s}
@@ -177,8 +184,8 @@ def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
     report(f"data team: analytic dataset of {p['kept']:,} linked patients ({p['train']:,} for training, "
            f"{p['control']:,} kept aside as control; {p['quarantined']:,} quarantined)")
 
-    manifest = fit_model(analytic.train, team / "model", seed=seed, lineage=lineage_of(links))
-    replica, manifest = sample_model(team / "model", len(analytic.train["patients"]), seed=seed + 1)
+    model = fit_model(analytic.train, team / "model", seed=seed, lineage=lineage_of(links))
+    replica, manifest = sample_model(model, len(analytic.train["patients"]), seed=seed + 1)
     write_dataset(replica, team / "replica", metadata=replica_provenance(manifest, seed + 1))
     report(f"data team: replica of {len(replica['patients']):,} patients, {len(replica['stays']):,} stays, "
            f"{len(replica['dispensings']):,} dispensings ({manifest['generator']})")
@@ -212,6 +219,17 @@ def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
                 "reports": team / "refused"}
 
 
+def _numbered(report, total: int):
+    """``report`` with each line numbered [k/N], so a reader of a long demo knows how far it is."""
+    done = [0]
+
+    def numbered(line: str) -> None:
+        done[0] += 1
+        report(f"[{done[0]}/{max(total, done[0])}] {line}")
+
+    return numbered
+
+
 def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indirect", seed: int = 0,
              overwrite: bool = False, policy: str | Path | None = None, report=print) -> dict:
     """Run the demo pipeline into ``out_dir``; return what each stage measured."""
@@ -223,6 +241,7 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
         raise HarmonieError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
     out = Path(out_dir)
     parties = _prepare(out, overwrite)
+    report = _numbered(report, DEMO_STEPS - (policy is not None))
     n_cohort, n_snds = DEFAULT_SIZES[scale]
     result = _link_stage(parties, scenario, n_cohort, n_snds, seed, report)
     result["release"] = _synth_stage(parties, seed, Path(policy) if policy else None, report)

@@ -44,7 +44,7 @@ def _linkage(out: Path, result: dict) -> str:
     rows = [["precision", fmt(est.get("precision"), 4), fmt(e["precision"], 4)],
             ["recall", fmt(est.get("recall"), 4), fmt(e["recall"], 4)],
             ["F1", "–", fmt(e["f1"], 4)]]
-    return ("<h2>1. Linkage (linkage unit, on encoded files only)</h2>"
+    return ("<h2 id='linkage'>1. Linkage (linkage unit, on encoded files only)</h2>"
             "<div class='explain'>The two holders encoded their identifiers with a shared secret the linkage unit "
             "never sees; the linkage unit compared the encodings and scored pairs with a Fellegi–Sunter model "
             "trained by EM on the data itself. The model estimates its own precision and recall; because this is "
@@ -53,8 +53,10 @@ def _linkage(out: Path, result: dict) -> str:
             + f"<p>{s['candidate_pairs']:,} candidate pairs from blocking (pairs completeness "
               f"{fmt(e['pairs_completeness'], 4)}), {e['links']:,} links; {e['true_pairs']:,} true pairs.</p>"
             + "".join(_figure(out / path, alt) for path, alt in _LINKAGE_FIGURES)
-            + "<p class='note'>The linkage unit's explanation of single pairs (<code>waterfall.png</code>) stays "
-              "in its folder: it shows individual records.</p>")
+            + "<p class='note'>The linkage unit's explanation of single pairs (<code>waterfall.png</code>, and the "
+              "interactive <a href='linkage_unit/run/report.html'>linkage report</a>: weights, m and u, patterns, the "
+              "threshold tool; with the truth: <a href='evaluator/report.html'>the evaluator's copy</a>) stays in "
+              "its folder: it shows pairs by linkage id.</p>")
 
 
 def _analytic(summary: dict, rule: DisclosureRule) -> str:
@@ -62,7 +64,7 @@ def _analytic(summary: dict, rule: DisclosureRule) -> str:
     rows = [["cohort records", p["cohort_records"]], ["linked", p["linked"]],
             ["quarantined (contradictory records)", p["quarantined"]], ["training (seen by the generator)", p["train"]],
             ["control (kept aside for risk and utility)", p["control"]]]
-    return ("<h2>2. Analytic dataset (data team)</h2>"
+    return ("<h2 id='analytic'>2. Analytic dataset (data team)</h2>"
             "<p>Each holder extracted its linked patients' study variables keyed by linkage id (no names, no NIR, no "
             "local id); the data team joined them through the links under new patient ids.</p>"
             + table(["", "patients"], [[label, escape(rule.describe(count))] for label, count in rows]))
@@ -79,7 +81,7 @@ def _rule(reports: Path) -> DisclosureRule:
 def _utility(reports: Path) -> str:
     document = json.loads((reports / "utility" / "utility.json").read_text())
     figures = reports / "utility" / "figures"
-    return (f"<h2>3. Synthetic replica: utility — {escape(document['verdict'])}</h2>"
+    return (f"<h2 id='utility'>3. Synthetic replica: utility — {escape(document['verdict'])}</h2>"
             "<div class='explain'>The replica is compared with the real training data on what oncology studies look "
             "at: survival by cancer type, the effect of stage and age on survival, each variable and the relations "
             "between them, and a prediction trained on synthetic data and tested on real control patients. Full "
@@ -94,7 +96,7 @@ def _risk(reports: Path, released: dict) -> str:
                f"refused: {escape(released['refusal'])}")
     verify = (f"<p>Check it with <code>harmonie release verify {escape(str(released['bundle']))}</code>.</p>"
               if released["released"] else "")
-    return (f"<h2>4. Re-identification risk and the release gate — {verdict}</h2>"
+    return (f"<h2 id='risk'>4. Re-identification risk and the release gate — {verdict}</h2>"
             "<div class='explain'>Anonymeter's singling-out, linkability and inference attacks, distances to the "
             "closest real record and replicated uniques, each compared with the release policy. Full report: "
             f"<code>{escape(str(reports / 'risk' / 'risk.html'))}</code>.</div>"
@@ -106,8 +108,23 @@ def _parties(out: Path) -> str:
     for party in sorted(p for p in out.iterdir() if p.is_dir()):
         files = sorted(f.relative_to(party).as_posix() for f in party.iterdir())
         rows.append([f"<code>{escape(party.name)}/</code>", escape(", ".join(files))])
-    return ("<h2>Who holds what</h2><p>The output folder is laid out by party; only encoded files ever reach the "
+    return ("<h2 id='parties'>Who holds what</h2><p>The output folder is laid out by party; only encoded files ever reach the "
             "linkage unit.</p>" + table(["party", "holds"], rows))
+
+
+def _contents(out: Path, reports: Path) -> str:
+    """Table of contents, and links to the other pages of the run (those that exist), relative to ``out``."""
+    import os
+
+    sections = (("linkage", "1. Linkage"), ("analytic", "2. Analytic dataset"), ("utility", "3. Utility"),
+                ("risk", "4. Risk and the gate"), ("parties", "Who holds what"))
+    pages = (("linkage report", out / "linkage_unit" / "run" / "report.html"),
+             ("linkage report with the truth", out / "evaluator" / "report.html"),
+             ("utility report", reports / "utility" / "utility.html"), ("risk report", reports / "risk" / "risk.html"))
+    links = " | ".join(f"<a href='{escape(os.path.relpath(path, out))}'>{escape(title)}</a>"
+                       for title, path in pages if path.is_file())
+    return ("<nav class='note'><b>Contents</b>: " + " ".join(f"<a href='#{k}'>{escape(t)}</a>" for k, t in sections)
+            + (f"<br><b>Other reports</b>: {links}" if links else "") + "</nav>")
 
 
 def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> Path:
@@ -120,7 +137,7 @@ def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> 
            f"{result['population']['cohort_patients']:,} cohort patients and "
            f"{result['population']['snds_beneficiaries']:,} SNDS beneficiary ids, simulated.</p></div>")
     rule = _rule(released["reports"])
-    body = (box + _linkage(out, result) + _analytic(released["analytic"], rule) + _utility(released["reports"])
+    body = (box + _contents(out, released["reports"]) + _linkage(out, result) + _analytic(released["analytic"], rule) + _utility(released["reports"])
             + _risk(released["reports"], released) + _parties(out))
     return write_text(page("Harmonie demo report", "Simulated cohort ↔ SNDS linkage, synthetic replica and its "
                            "release, end to end (Harmonie).", body), out / "report.html")

@@ -45,11 +45,11 @@ def bench_linkage(spec_path: str | Path, left_path: str | Path, right_path: str 
         right_crosswalk = pd.DataFrame({"local_id": result.right_ids.to_pylist()})
         right_crosswalk["linkage_id"] = right_crosswalk.local_id
     links = result.links.select(["left_id", "right_id", "match_probability"]).to_pandas()
-    report = evaluate_links(links, truth, left_crosswalk, right_crosswalk, duplicates)
     pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
-    if len(truth) and not pairs.pairs:
+    if len(truth) and not pairs.pairs:  # before evaluate_links, whose own message presumes crosswalks were given
         raise HarmonieError("none of the truth pairs is among the encoded records: truth in local ids needs "
                             "--left-crosswalk and --right-crosswalk, and truth in linkage ids needs neither")
+    report = evaluate_links(links, truth, left_crosswalk, right_crosswalk, duplicates)
     summary = result.summary
     report["pairs_completeness"] = pairs_completeness(
         result.candidates.left, result.candidates.right, result.left_ids.to_pylist(), result.right_ids.to_pylist(),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -133,9 +134,10 @@ def join_keys(spec_pass: BlockingPass, index: int, records: EncodedRecords, side
             for band, band_positions in enumerate(positions)]
 
 
-def block(spec_blocking: tuple[BlockingPass, ...], left: EncodedRecords, right: EncodedRecords, *, seed: int = 0
-          ) -> Candidates:
-    """Run every blocking pass of the spec; return the deduplicated candidate pairs."""
+def block(spec_blocking: tuple[BlockingPass, ...], left: EncodedRecords, right: EncodedRecords, *, seed: int = 0,
+          on_pass: Callable[[], None] | None = None) -> Candidates:
+    """Run every blocking pass of the spec; return the deduplicated candidate pairs. ``on_pass`` is called
+    after each pass (progress: a pass can take a minute at the Harmonie scale)."""
     if len(spec_blocking) > 32:
         raise ValueError("at most 32 blocking passes")
     lists = {"left_lists": set(left.lists), "right_lists": set(right.lists)}
@@ -151,6 +153,8 @@ def block(spec_blocking: tuple[BlockingPass, ...], left: EncodedRecords, right: 
         reports.append(report)
         per_pass.append(_pair_keys(lefts, rights))
         del lefts, rights
+        if on_pass is not None:
+            on_pass()
     key = np.unique(np.concatenate(per_pass)) if per_pass else np.zeros(0, dtype=np.int64)
     proposed_by = np.zeros(len(key), dtype=np.uint32)
     for index, keys in enumerate(per_pass):

@@ -153,12 +153,33 @@ def _event_levels(c: Comparison, left, right, li, ri) -> np.ndarray:
     return out
 
 
+def count_labels(cuts: tuple[int, ...]) -> tuple[str, ...]:
+    """What each count level of an events comparison holds, highest first: the top cut and
+    more ('8+ shared'), then each cut up to the next one ('5-7 shared', '3-4 shared', '2
+    shared'), since a level holds every count from its cut to the cut above it."""
+    ordered = sorted(cuts, reverse=True)
+    return tuple(f"{k}+ shared" if i == 0 else f"{k} shared" if ordered[i - 1] - 1 == k else
+                 f"{k}-{ordered[i - 1] - 1} shared" for i, k in enumerate(ordered))
+
+
+def upgrade_count_labels(labels: tuple[str, ...], cuts: tuple[int, ...]) -> tuple[str, ...]:
+    """An events comparison's labels as a model.json written before :func:`count_labels` named
+    them ('5 shared' for 5-7): the same levels, today's names, so such a model still scores."""
+    ordered = sorted((int(k) for k in cuts), reverse=True)
+    old = {f"{k} shared": new for k, new in zip(ordered, count_labels(tuple(ordered)))}
+    upgraded = []
+    for label in labels:
+        head, sep, tail = label.partition(" + more ")
+        upgraded.append(old.get(head, head) + sep + tail)
+    return tuple(upgraded)
+
+
 def _event_labels(cuts: tuple[int, ...], wider: list[str]) -> tuple[str, ...]:
-    """Labels of an events comparison's levels: one per count cut, then 'none shared'; with
-    wider matches (each described by how it matches), the last cut is split into 'k shared +
-    more <how>' per kind and 'k shared', and 'none' into 'none shared; 2+ <how>', 'none
-    shared; 1 <how>' per kind and 'none shared'."""
-    counted = tuple(f"{k}+ shared" if i == 0 else f"{k} shared" for i, k in enumerate(cuts))
+    """Labels of an events comparison's levels: one per count cut (:func:`count_labels`), then
+    'none shared'; with wider matches (each described by how it matches), the last cut is split
+    into 'k shared + more <how>' per kind and 'k shared', and 'none' into 'none shared; 2+
+    <how>', 'none shared; 1 <how>' per kind and 'none shared'."""
+    counted = count_labels(cuts)
     if not wider:
         return counted + ("none shared",)
     extra = EXTRA_EVENT_LEVELS

@@ -30,6 +30,10 @@ class TruthPairs:
 
 def truth_pairs(truth: pd.DataFrame, left_crosswalk: pd.DataFrame, right_crosswalk: pd.DataFrame,
                 duplicates: pd.DataFrame | None = None) -> TruthPairs:
+    from harmonie.errors import HarmonieError
+
+    if truth.shape[1] < 2:
+        raise HarmonieError("the truth table needs two id columns (left id, right id)")
     left_map = dict(zip(left_crosswalk.local_id, left_crosswalk.linkage_id))
     right_map = dict(zip(right_crosswalk.local_id, right_crosswalk.linkage_id))
     left_col, right_col = truth.columns[:2]
@@ -45,6 +49,17 @@ def truth_pairs(truth: pd.DataFrame, left_crosswalk: pd.DataFrame, right_crosswa
             if second in right_map and first in right_map:
                 same[right_map[second]] = right_map[first]
     return TruthPairs(pairs, same, unmapped)
+
+
+def check_truth_maps(truth: TruthPairs) -> None:
+    """A truth none of whose pairs maps to linkage ids measures nothing (F1 0): one line naming the likely
+    cause instead (the crosswalks given the wrong way round, or the truth's columns)."""
+    from harmonie.errors import HarmonieError
+
+    if len(truth) and not truth.pairs:
+        raise HarmonieError(f"0 of {len(truth):,} truth pairs map to linkage ids through the crosswalks — are the "
+                            "crosswalks swapped? (the left crosswalk must be the first holder's, as linked, and the "
+                            "truth's first column the left holder's ids)")
 
 
 def _correct(left_ids, right_ids, truth: TruthPairs) -> np.ndarray:
@@ -199,13 +214,62 @@ def format_hard_cases(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def truth_section(report_data, one_to_one: pd.DataFrame, pairs: TruthPairs, quality_report: dict) -> dict:
+    """What the linkage report shows with the truth: the true precision, recall and F1 on the threshold
+    tool's grid (over the one-to-one pairs, so below the chosen threshold too), true and false pairs
+    among each pattern's one-to-one pairs, the errors by hard case (counts only) and the overall figures."""
+    from linkage.report.data import true_curve
+
+    correct = _correct(one_to_one.left_id, one_to_one.right_id, pairs)
+    grid = np.asarray(report_data.threshold["threshold"], dtype=float)
+    patterns = one_to_one["pattern"].to_numpy().astype(np.int64)
+    size = len(report_data.patterns["count"])
+    keys = ("links", "true_pairs", "true_positives", "false_positives", "false_negatives", "precision", "recall",
+            "f1", "pairs_completeness", "reduction_ratio")
+    return {"quality": {k: quality_report[k] for k in keys if k in quality_report},
+            "threshold": true_curve(one_to_one.match_probability.to_numpy(), correct, len(pairs), grid),
+            "patterns": {"correct": np.bincount(patterns[correct], minlength=size).tolist(),
+                         "wrong": np.bincount(patterns[~correct], minlength=size).tolist()},
+            "by_hard_case": quality_report.get("by_hard_case", [])}
+
+
+def write_truth_report(run_dir, out_dir, pairs: TruthPairs, quality_report: dict,
+                       links_to: dict[str, str] | None = None) -> dict:
+    """The run's linkage report (``report_data.json`` and ``one_to_one.parquet`` in ``run_dir``) again,
+    with the truth, as ``out_dir/report.html``; its links to other reports re-based on ``out_dir``.
+    Returns {} (nothing written) if the run wrote no report (``link --no-charts``, or an older run)."""
+    import os
+    from pathlib import Path
+
+    from harmonie.io import write_text
+    from linkage.report.data import DATA_FILE, PAGE_FILE, PAIRS_FILE, LinkReportData
+    from linkage.report.page import render_page
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if not (run_dir / DATA_FILE).is_file() or not (run_dir / PAIRS_FILE).is_file():
+        return {}
+    data = LinkReportData.load(run_dir / DATA_FILE)
+    one_to_one = pd.read_parquet(run_dir / PAIRS_FILE, columns=["left_id", "right_id", "match_probability", "pattern"])
+    data = data.with_truth(truth_section(data, one_to_one, pairs, quality_report))
+    rebased = {title: os.path.relpath(run_dir / href, out_dir) for title, href in data.links_to.items()
+               if (run_dir / href).resolve() != (out_dir / PAGE_FILE).resolve()}  # not to this page itself
+    if (run_dir / PAGE_FILE).resolve() != (out_dir / PAGE_FILE).resolve():
+        rebased = {"linkage report (without the truth)": os.path.relpath(run_dir / PAGE_FILE, out_dir), **rebased}
+    data.links_to = {**rebased, **(links_to or {})}
+    return {"report": write_text(render_page(data), out_dir / PAGE_FILE), "one_to_one": one_to_one}
+
+
 def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
                    right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
                    summary_path=None, out_dir=None, candidates_path=None,
-                   hard_cases: pd.DataFrame | None = None) -> dict:
+                   hard_cases: pd.DataFrame | None = None, run_dir=None,
+                   links_to: dict[str, str] | None = None) -> dict:
     """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve.
     With the candidate pairs file (``candidates.parquet``), also the blocking's pairs completeness;
-    with the simulator's hard cases table, recall and false links by hard case (``by_hard_case``)."""
+    with the simulator's hard cases table, recall and false links by hard case (``by_hard_case``).
+    With ``run_dir`` (the link run's folder, holding its linkage report) and ``out_dir``, also the
+    linkage report with the truth (``report.html``: :func:`write_truth_report`), and the PR curve
+    over every one-to-one pair, not only the links."""
     import json
     from pathlib import Path
 
@@ -217,9 +281,8 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         missing = [c for c in needed if c not in frame]
         if missing:
             raise HarmonieError(f"the {name} table lacks column(s) {', '.join(missing)}")
-    if truth.shape[1] < 2:
-        raise HarmonieError("the truth table needs two id columns (left id, right id)")
     pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
+    check_truth_maps(pairs)
     report = quality(links, pairs)
     if hard_cases is not None:
         if truth.columns[0] not in hard_cases:
@@ -236,32 +299,49 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         from harmonie.io import ensure_output_dir, write_text
 
         out = ensure_output_dir(out_dir)
-        curve = precision_recall_curve(links, pairs)
+        enriched = write_truth_report(run_dir, out, pairs, report, links_to) if run_dir is not None else {}
+        ranked = enriched.get("one_to_one", links)  # every pair a threshold could link, when the run says
+        curve = precision_recall_curve(ranked, pairs)
         report["paths"] = {"json": "evaluation.json", "curve": "precision_recall.png"}  # beside each other
+        if "report" in enriched:
+            report["paths"]["report"] = "report.html"
         write_text(json.dumps(report, indent=2) + "\n", out / "evaluation.json")
-        _plot_curve(curve, report, out / "precision_recall.png")
+        _plot_curve(curve, report, out / "precision_recall.png", over_one_to_one="one_to_one" in enriched)
         report["paths"] = {kind: str(out / name) for kind, name in report["paths"].items()}
     return report
 
 
-def _plot_curve(curve: pd.DataFrame, report: dict, path) -> None:
+def _plot_curve(curve: pd.DataFrame, report: dict, path, *, over_one_to_one: bool = False) -> None:
+    """Precision against recall of the pairs above each probability: over every one-to-one pair when the
+    run gave them (the curve then goes on below the chosen threshold), else over the links. The axes cover
+    the thresholds 0.05 to 0.99, so the part where a threshold could be chosen fills the frame instead of a
+    corner of it (the full curve, over every threshold, is the linkage report's threshold tool)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 5))
-    ax.plot(curve.recall, curve.precision, color="#4477aa", label="links above each probability")
+    label = "one-to-one pairs above each probability" if over_one_to_one else "links above each probability"
+    ax.plot(curve.recall, curve.precision, color="#4477aa", label=label, drawstyle="steps-post")
     ax.scatter([report["recall"]], [report["precision"]], color="#cc3311", zorder=3, label="chosen threshold")
     if report.get("estimated"):
         e = report["estimated"]
         ax.scatter([e["recall"]], [e["precision"]], marker="x", color="black", zorder=3, label="model's own estimate")
+    window = (curve.threshold >= 0.05) & (curve.threshold <= 0.99)
+    shown = curve[window] if window.any() else curve
+    points = [report["precision"]] + ([report["estimated"]["precision"]] if report.get("estimated") else [])
+    low_p = min([*points, float(shown.precision.min()) if len(shown) else 1.0])
+    recalls = [report["recall"]] + ([report["estimated"]["recall"]] if report.get("estimated") else [])
+    low_r = min([*recalls, float(shown.recall.min()) if len(shown) else 0.0])
+    high_r = max([*recalls, float(shown.recall.max()) if len(shown) else 1.0])
+    pad_p, pad_r = max((1 - low_p) * 0.1, 0.002), max((high_r - low_r) * 0.1, 0.002)
+    ax.set_ylim(max(low_p - pad_p, 0), min(1 + pad_p / 4, 1.01))
+    ax.set_xlim(max(low_r - pad_r, 0), min(high_r + pad_r, 1.01))
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
-    low = min(0.9, float(curve.precision.min()) if len(curve) else 0.9)
-    ax.set_ylim(low, 1.002)
-    ax.set_title(f"Precision-recall (F1 {report['f1']:.4f})")
+    ax.set_title(f"Precision-recall (F1 {report['f1']:.4f}; thresholds 0.05-0.99)")
     ax.legend(loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)

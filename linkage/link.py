@@ -16,9 +16,10 @@ import numpy as np
 import pyarrow as pa
 
 from harmonie.io import ensure_output_dir, write_parquet, write_text
-from harmonie.progress import stage
+from harmonie.progress import progress, stage
 from linkage.blocking import Candidates, block
-from linkage.compare import compare
+from linkage.compare import Comparison, compare
+from linkage.decide import Decision
 from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding.encoded_file import EncodedFile, check_same_encoding, read_encoded
 from linkage.model import FellegiSunter
@@ -41,11 +42,25 @@ class LinkResult:
     levels: np.ndarray
     left_ids: pa.Array | None = None
     right_ids: pa.Array | None = None
+    decision: Decision | None = None  # positions into candidates/weights/levels: one-to-one pairs, links, grey zone
 
     def weight_distribution(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Match weights of all candidate pairs, for the histogram: (weights, None here; an
         engine that aggregates them gives distinct weights and their counts)."""
         return self.weights, None
+
+    def pattern_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(distinct (levels, proposing passes) rows, pass bits, counts) of every candidate pair, when
+        ``levels`` holds only some pairs (an engine that aggregates the rest on a cluster); None here:
+        ``levels`` and ``candidates.proposed_by`` hold every pair."""
+        return None
+
+    def pair_ids(self, positions: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """Linkage ids (left, right) of the pairs at ``positions`` of ``candidates``; a right id this
+        engine did not fetch is null."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return (self.left_ids.take(pa.array(self.candidates.left[positions].astype(np.int64))),
+                self.right_ids.take(pa.array(self.candidates.right[positions].astype(np.int64))))
 
 
 def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | EncodedFile, *,
@@ -59,8 +74,8 @@ def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | Encoded
         check_same_encoding(left_file.table, right_file.table)
         left, right = EncodedRecords.from_table(left_file.table), EncodedRecords.from_table(right_file.table)
     comparisons = plan.comparisons(set(left_file.table.column_names), set(right_file.table.column_names))
-    with stage("blocking"):
-        candidates = block(spec.blocking, left, right, seed=spec.model.seed)
+    with progress("blocking", len(spec.blocking), unit="passes") as passes:
+        candidates = block(spec.blocking, left, right, seed=spec.model.seed, on_pass=passes.advance)
     n = len(candidates)
     summary = plan.summary(left_file.metadata, right_file.metadata, len(left), len(right), candidates.passes, n)
     if n == 0 or len(left) == 0 or len(right) == 0:
@@ -69,12 +84,13 @@ def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | Encoded
         return LinkResult(empty, empty, None, summary.to_dict(), candidates, np.zeros(0),
                           np.zeros((0, len(comparisons))), left.ids, right.ids)
 
-    with stage(f"compare {n:,} pairs"):
+    with progress(f"compare {n:,} pairs", n, unit="pairs") as compared:
         levels = np.empty((n, len(comparisons)), dtype=np.int8)
         for start in range(0, n, PARTITION_PAIRS):
             stop = min(start + PARTITION_PAIRS, n)
             levels[start:stop] = compare(comparisons, left, right, candidates.left[start:stop],
                                          candidates.right[start:stop])
+            compared.advance(stop - start)
     model = plan.saved_model
     if plan.needs_em:
         with stage("EM: u from random pairs, m per blocking pass, prior"):
@@ -95,14 +111,24 @@ def link(spec: Spec, left: str | Path | EncodedFile, right: str | Path | Encoded
         decision = plan.decide(model, candidates.left, candidates.right, weights, len(left), len(right),
                                identity_signatures(right, np.arange(len(right)))[candidates.right])
     summary = plan.decided(summary, model, decision)
-    names = [c.name for c in comparisons]
-    links = _pairs_table(candidates, decision.linked, left, right, weights, decision.probability, levels, names)
-    grey_zone = _pairs_table(candidates, decision.grey, left, right, weights, decision.probability, levels, names)
-    return LinkResult(links, grey_zone, model, summary.to_dict(), candidates, weights, levels, left.ids, right.ids)
+    links = _pairs_table(candidates, decision.linked, left, right, weights, decision.probability, levels, comparisons)
+    grey_zone = _pairs_table(candidates, decision.grey, left, right, weights, decision.probability, levels,
+                             comparisons)
+    return LinkResult(links, grey_zone, model, summary.to_dict(), candidates, weights, levels, left.ids, right.ids,
+                      decision)
+
+
+def level_labels(levels: np.ndarray, comparison: Comparison) -> pa.DictionaryArray:
+    """A comparison's levels as their labels ('missing' for -1), dictionary-encoded: what a reader of
+    links.parquet needs to read ``level_<comparison>`` without model.json."""
+    indices = np.where(levels < 0, comparison.n_levels, levels).astype(np.int8)
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int8()),
+                                          pa.array([*comparison.labels, "missing"], pa.string()))
 
 
 def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords, right: EncodedRecords,
-                 weights: np.ndarray, probability: np.ndarray, levels: np.ndarray, names: list[str]) -> pa.Table:
+                 weights: np.ndarray, probability: np.ndarray, levels: np.ndarray,
+                 comparisons: list[Comparison]) -> pa.Table:
     li, ri = candidates.left[rows], candidates.right[rows]
     order = np.argsort(-weights[rows], kind="stable") if len(rows) else rows
     columns = {
@@ -111,15 +137,20 @@ def _pairs_table(candidates: Candidates, rows: np.ndarray, left: EncodedRecords,
         "match_weight": pa.array(weights[rows][order], pa.float64()),
         "match_probability": pa.array(probability[rows][order], pa.float64()),
     }
-    for j, name in enumerate(names):
-        columns[f"level_{name}"] = pa.array(levels[rows, j][order], pa.int8())
+    for j, c in enumerate(comparisons):
+        columns[f"level_{c.name}"] = pa.array(levels[rows, j][order], pa.int8())
+    for j, c in enumerate(comparisons):
+        columns[f"level_{c.name}_label"] = level_labels(levels[rows, j][order], c)
     return pa.table(columns)
 
 
 def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool = True,
-                       keep_candidates: bool = False) -> dict[str, Path]:
-    """Write links, grey zone, model, summary and charts; with ``keep_candidates`` also every
-    candidate pair (``candidates.parquet``, for measuring the blocking against truth)."""
+                       keep_candidates: bool = False, links_to: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write links, grey zone, model, summary, the charts and the linkage report (``charts``:
+    report.html, its data and the one-to-one pairs, :mod:`linkage.report`); with
+    ``keep_candidates`` also every candidate pair (``candidates.parquet``, for measuring the
+    blocking against truth). ``links_to``: other reports of the same run the report links to
+    ({title: path relative to ``out_dir``})."""
     out = ensure_output_dir(out_dir)
     encodings = {side: result.summary[side].get("run_id") for side in ("left", "right")}
     paths = {"links": write_parquet(result.links, out / "links.parquet", metadata={RUN_IDS: json.dumps(encodings)}),
@@ -135,6 +166,10 @@ def write_link_outputs(result: LinkResult, out_dir: str | Path, *, charts: bool 
     paths["summary"] = write_text(json.dumps(result.summary, indent=2) + "\n", out / "summary.json")
     if charts and result.model is not None:
         from linkage.charts import link_charts
+        from linkage.report import build_link_report, write_link_report
 
-        paths.update(link_charts(result, out))
+        with stage("charts and the linkage report"):
+            paths.update(link_charts(result, out))
+            if result.decision is not None:
+                paths.update(write_link_report(build_link_report(result, links_to=links_to), out))
     return paths

@@ -229,7 +229,8 @@ class FellegiSunter:
             refined.append(m if confident >= LOO_MIN_CONFIDENT else self.m_[j])
         self.m_ = refined
         self.sessions_.append({"session": "leave-one-out M-step over all candidate pairs", "pairs": n,
-                               "iterations": 1, "converged": True, "left_out": []})
+                               "iterations": 1, "converged": True, "left_out": [],
+                               "m": {c.name: [float(v) for v in m] for c, m in zip(self.comparisons, self.m_)}})
         self.n_iter_ = max((s["iterations"] for s in self.sessions_), default=0)
         self.converged_ = all(s["converged"] for s in self.sessions_)
         self._fit_prior(patterns, counts, total_pairs, everything)
@@ -283,7 +284,10 @@ class FellegiSunter:
             estimates[j].append((m[k], lam * pairs))
         self.sessions_.append({"session": name, "pairs": pairs, "expected_matches": lam * pairs,
                                "left_out": [self.comparisons[j].name for j in sorted(excluded)],
-                               "iterations": iterations, "converged": converged})
+                               "iterations": iterations, "converged": converged,
+                               # each session's own m, so its estimates can be compared side by side
+                               "m": {self.comparisons[j].name: [float(v) for v in m[k]]
+                                     for k, j in enumerate(included)}})
 
     def em_from_counts(self, patterns: np.ndarray, counts: np.ndarray, included: list[int],
                        start: list[np.ndarray], max_lambda: float):
@@ -388,7 +392,7 @@ class FellegiSunter:
 
     @classmethod
     def from_dict(cls, document: dict) -> "FellegiSunter":
-        comparisons = [Comparison(c["name"], c["kind"], tuple(level["label"] for level in c["levels"]),
+        comparisons = [Comparison(c["name"], c["kind"], _labels(c),
                                   tuple(c["columns"]), tuple(c["thresholds"]), c["term_frequency"],
                                   tuple(c.get("fields", ())), c.get("swapped_with", ""),
                                   tuple(c.get("contradicted_by", ())))
@@ -409,6 +413,15 @@ class FellegiSunter:
         from pathlib import Path
 
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _labels(comparison: dict) -> tuple[str, ...]:
+    """A saved comparison's level labels, an events comparison's as :func:`linkage.compare.count_labels`
+    names them now (a model.json from before said '5 shared' for 5-7 shared stays)."""
+    from linkage.compare import upgrade_count_labels
+
+    labels = tuple(level["label"] for level in comparison["levels"])
+    return upgrade_count_labels(labels, tuple(comparison["thresholds"])) if comparison["kind"] == "events" else labels
 
 
 MAX_MODEL_BYTES = 16 << 20

@@ -176,7 +176,7 @@ class LinkPlan:
                 "likely_matched_but_not_linked": ambiguous},
             "em_iterations": model.n_iter_, "em_converged": model.converged_,
             "one_to_one_pairs": int(len(decision.kept)), "links": int(len(decision.linked)),
-            "grey_zone_pairs": int(len(decision.grey)),
+            "grey_zone_pairs": int(len(decision.grey)), "grey_zone": list(self.settings.grey_zone),
             "threshold": {"probability": chosen.probability, "chosen": "given" if decision.threshold_given else
                           "max expected F1 (at least 0.5)"},
             "em_sessions": model.sessions_,

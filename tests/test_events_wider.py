@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from linkage import encoded_columns as columns_of
 from linkage.compare import build_comparisons, compare
@@ -105,7 +105,7 @@ def test_without_a_map_a_sister_site_stay_is_not_shared_and_the_group_levels_do_
     assert not any("group" in label for label in set(levels.values()))
     without = parse_spec(_without_wider_matches(example_spec_text("indirect")))
     labels = {c.name: c.labels for c in build_comparisons(without, {"stays"}, {"stays"})}
-    assert labels["stays"] == ("8+ shared", "5 shared", "3 shared", "2 shared", "1 shared", "none shared")
+    assert labels["stays"] == ("8+ shared", "5-7 shared", "3-4 shared", "2 shared", "1 shared", "none shared")
 
 
 def test_the_wide_list_leaves_out_what_the_narrow_tokens_already_find():
@@ -184,7 +184,7 @@ def test_files_encoded_with_different_maps_are_refused_in_one_line(tmp_path):
         result = _encode(spec, role, stays, finess_map)
         paths[role] = write_encoded(result.encoded, result.metadata, tmp_path / f"{role}.parquet")
     (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
-    result = CliRunner().invoke(_assemble(), ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"), "--left",
+    result = CliRunner().invoke(app(), ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"), "--left",
                                               str(paths["cohort"]), "--right", str(paths["snds"]), "--out",
                                               str(tmp_path / "run"), "--no-charts"])
     assert result.exit_code == 2 and result.output.count("\n") == 1
@@ -192,7 +192,7 @@ def test_files_encoded_with_different_maps_are_refused_in_one_line(tmp_path):
 
 
 def test_encode_command_takes_a_finess_map_and_bad_maps_are_one_line_errors(tmp_path):
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
     save_key(KEY, tmp_path / "k.key", PASS, scrypt_n=2**12)
     patients, events = _holder_tables("cohort", COHORT)

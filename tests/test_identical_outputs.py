@@ -8,7 +8,10 @@ contradiction level and the summary's warnings came, and when the indirect spec'
 gained wide-tolerance and establishment-group levels, and when EM stopped fitting sessions
 that observe a single comparison (issue #17), and when the simulated world gained
 treatment effects, care pathways and costs (issue #23: new death dates and stays), and when
-summary.json started recording each side's encoding run id (issue #18; links unchanged). A change
+summary.json started recording each side's encoding run id (issue #18; links unchanged), and when
+links and grey zone gained readable level labels beside the integers, the stays levels their true
+names ('5-7 shared', not '5 shared'), model.json and summary.json each EM session's own m and
+summary.json the grey zone's bounds (issue #21; links, weights and encodings unchanged). A change
 that alters any of them changes behaviour: if that is intended, say so in its commit and
 recompute them there (the encoded files' digests must then still be unchanged unless the
 encoding changed too).
@@ -26,23 +29,23 @@ from privacy.keys import LinkageKey
 KEY = LinkageKey(bytes(range(32)))
 BEFORE = {
     "direct/cohort.encoded": "0090dde4485ff701c3854863ea6d07a786a86cd24d3fa61d470f22b5f77311f4",
-    "direct/grey_zone": "eb5d264981cf4016cbee6ed62179203fa23b57e827dbcb824ff9e28c07e2f715",
-    "direct/links": "972a9f02539014e3c24415bc9f29a692a3b7f1f3d3baeebea07430514ebffd1f",
-    "direct/model.json": "483207fe11648d3b0612674a5724648bb78ad3bde739bbb2e462bf70836b1b83",
+    "direct/grey_zone": "631eb885c40194d4fa74a8be3f8715edac31875b9436a1ba19bf62e769ca896d",
+    "direct/links": "8a78095e1fe4dc9b8095b716f130dd5385050f2649cba4ab49abc0426c919a93",
+    "direct/model.json": "8b0cb9dee9574d0927ada07d7400d8117a36082ea096332a399b7c72a03bf979",
     "direct/snds.encoded": "9dee428d01da30e8ef513ebe5b5bed23c4a26d87550fbc0f9c256354fd6847b8",
-    "direct/summary.json": "7f69e4c4e6a61a7a57566975e5023a640921b29fba7f048e29b160608561b5e9",
+    "direct/summary.json": "412674ce5a49323f9fff63597d0e490ea4dadf1a0c6780998551c0a3c4d349bd",
     "indirect/cohort.encoded": "687e80b7106da92018b49f7842f39e8cbc33958c271211c2abde5d4eb16639b7",
-    "indirect/grey_zone": "7e1ad891fa7f0b8b3945f3bc00a08c7d094fb264dd226e71d2600107f45f9445",
-    "indirect/links": "26020bac96074049234352d8d52d0f06df0f210129e7bd26eb44d2260fad135a",
-    "indirect/model.json": "2fc43019df59ac3e4e633ecf51ce7bda1165369bca4de676349a069187f915d2",
+    "indirect/grey_zone": "dbb7868b0b7ec52dbd83737bfdaad7d2908589ba7d221cf9103468b509e97ede",
+    "indirect/links": "39bb978d5f89a8862cbf162e6fb66638a547e93427224c8fafe6d20cab31d5a2",
+    "indirect/model.json": "e8c99dc7118530745ebbf2726467c651ea224339e21cb36718d363e5dfd3fdd7",
     "indirect/snds.encoded": "eac9f1e827df01869662ad5f903e4c66bed2ceeb8fe3a6e1740cbe1fc12f9a47",
-    "indirect/summary.json": "46956fa5dc8c163d2ae2ecf455eb29312543e97dd27fdf91afcb1eb5e1e7c36b",
+    "indirect/summary.json": "eeacfe1ff7b4ffc6778ca23331ab6e539d487e35beb39544d1eacb4985dc0fd7",
     "names/cohort.encoded": "663d2d9fb91f66303aa8b2708b328f298f4ec1201415d128d980a5a7bfef394c",
-    "names/grey_zone": "ca29152a092836e66cf13473b3253d61db958b7dc6965f83ea3c38346957ea05",
-    "names/links": "c008df9c12453ed576240c0e61ad65a7c76b2defc6ef3662dcc0f1960f28677a",
-    "names/model.json": "3856aa87e70c9d1d671f6acf33ef0b7352633dcb46825024de10a22df24877ce",
+    "names/grey_zone": "89a5113217f7af7f6e76f81ff7b6f92e47af70952ba8d8d0606fbda7a8cfbf55",
+    "names/links": "b708efbdabb0806484caa44d5997fa9c23ed882491f6230c2f3eef97d76bd5f0",
+    "names/model.json": "cf4ff3cb2ce6cf0dbdadb9c897f1820a358f33d5bc8e6fe946535269f613cf42",
     "names/snds.encoded": "0c8590c50115bc57dc77b5509f32d6539e26d8e7875137200d6f50f945552888",
-    "names/summary.json": "0173f2064ee6938dfde00644235193bb07c78a727aaa22e3975dc146d0d5447b",
+    "names/summary.json": "70da0a6ed4135c868825b0832ecbff243970f9d2c24baf11cdf79171a209a626",
 }
 
 

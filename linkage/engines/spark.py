@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from harmonie.errors import HarmonieError
 from harmonie.progress import stage
@@ -98,11 +99,28 @@ class SparkLinkResult(LinkResult):
 
     weight_values: np.ndarray | None = None
     weight_counts: np.ndarray | None = None
+    candidate_patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the cluster's pattern table
+    fetched_right: pa.Table | None = None  # ROW and linkage_id of the right records of the one-to-one pairs
 
     def weight_distribution(self) -> tuple[np.ndarray, np.ndarray | None]:
         if self.weight_values is None:
             return super().weight_distribution()
         return self.weight_values, self.weight_counts
+
+    def pattern_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        return self.candidate_patterns
+
+    def pair_ids(self, positions: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """Right ids are known for the one-to-one pairs only (fetched from the cluster); null elsewhere."""
+        positions = np.asarray(positions, dtype=np.int64)
+        left_ids = self.left_ids.take(pa.array(self.candidates.left[positions].astype(np.int64)))
+        rows = self.fetched_right[ROW].to_numpy() if self.fetched_right is not None else np.zeros(0, np.int64)
+        wanted = self.candidates.right[positions]
+        at = np.searchsorted(rows, wanted).clip(0, max(len(rows) - 1, 0))
+        found = (at < len(rows)) & (rows[at] == wanted) if len(rows) else np.zeros(len(wanted), dtype=bool)
+        right_ids = self.fetched_right["linkage_id"].take(pa.array(at.astype(np.int64))) if len(rows) else \
+            pa.nulls(len(wanted), pa.string())
+        return left_ids, pc.if_else(pa.array(found), right_ids, pa.scalar(None, right_ids.type))
 
 
 def spark_session(master: str | None = None, conf: dict | None = None, app_name: str = "harmonie link"):
@@ -483,18 +501,17 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
             levels = (np.stack([considered[name].to_numpy()[order] for name in names], axis=1).astype(np.int8)
                       if considered.num_rows else np.zeros((0, len(names)), dtype=np.int8))
             decision = link_plan.decide(model, cl, cr, weights, len(left), n_right, signatures[order])
-            wanted = np.union1d(decision.linked, decision.grey).astype(np.int64)
+            wanted = decision.kept.astype(np.int64)  # links, grey zone and the one-to-one pairs below (the report)
             ids = _fetch_right(spark, right_df, cr[wanted], ["linkage_id"]) if len(wanted) else \
                 pa.table({ROW: pa.array([], pa.int32()), "linkage_id": pa.array([], right_id_type)})
             # the tables take right ids by position into `ids` (sorted by row), not by row number
             right_view = EncodedRecords(ids=ids["linkage_id"].combine_chunks())
             positions = np.searchsorted(ids[ROW].to_numpy(), cr).clip(0, max(ids.num_rows - 1, 0)).astype(np.int32)
             view = Candidates(cl, positions)
-            comparison_names = [c.name for c in comparisons]
             links = _pairs_table(view, decision.linked, left, right_view, weights, decision.probability, levels,
-                                 comparison_names)
+                                 comparisons)
             grey_zone = _pairs_table(view, decision.grey, left, right_view, weights, decision.probability, levels,
-                                     comparison_names)
+                                     comparisons)
         summary = link_plan.decided(summary, model, decision)
         if candidates_out is not None:
             with _job(spark, "write candidate pairs"):
@@ -502,7 +519,8 @@ def link_spark(spec: Spec, left_path, right_path, *, threshold: float | None = N
         hist_values = histogram["weight"].to_numpy()
         hist_counts = histogram["pairs"].to_numpy().astype(np.int64)
         return SparkLinkResult(links, grey_zone, model, summary.to_dict(), Candidates(cl, cr, reports), weights, levels,
-                               left.ids, None, hist_values, hist_counts)
+                               left.ids, None, decision=decision, weight_values=hist_values, weight_counts=hist_counts,
+                               candidate_patterns=(patterns, bits, counts), fetched_right=ids.sort_by(ROW))
     finally:
         for frame in cached:
             frame.unpersist()
