@@ -33,4 +33,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     # measuring against truth
     "evaluate_links": "linkage.evaluate", "bench_linkage": "linkage.bench",
     "make_population": "linkage.datasets", "Population": "linkage.datasets", "PopulationParams": "linkage.datasets",
+    # several sources: a plan of pairs, clustered into one patient id per person (issue #19)
+    "make_warehouse": "linkage.datasets", "load_plan": "linkage.multisource", "link_all": "linkage.multisource",
+    "evaluate_clusters": "linkage.multisource",
 })

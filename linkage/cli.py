@@ -41,14 +41,23 @@ class Probability(click.FloatRange):
                    "--list-params --preset harsh shows its values.")
 @click.option("--list-params", is_flag=True, help="List every parameter with its value and meaning, then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.option("--cohorts", "cohorts_text", metavar="NAME:SIZE,...",
+              help="Several cohort programmes instead of one cohort, e.g. canto:12000,esme:150000,odh:40000 "
+                   "(CANTO early breast, ESME metastatic, ODH every centre patient; a patient may be in two).")
+@click.option("--years", "years_text", metavar="FIRST-LAST",
+              help="With --cohorts: yearly extractions, e.g. 2025-2030, one folder per year (sizes are the last "
+                   "year's) [default: one extraction, at the last diagnosis year].")
 def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, seed: int, params: tuple[str, ...],
-             preset: str, list_params: bool, as_json: bool) -> None:
+             preset: str, list_params: bool, as_json: bool, cohorts_text: str | None = None,
+             years_text: str | None = None) -> None:
     """Simulate a French cohort <-> SNDS population with ground truth, as Parquet files.
 
     Writes the cohort holder's patients and stays, the SNDS holder's beneficiaries, stays
     and dispensings, truth.parquet (cohort_id, snds_id), hard_cases.parquet and the FINESS
     -> legal entity map (finess_entities.parquet) into OUT. See the README for every file
-    and column.
+    and column. With --cohorts, one set of files per programme (canto_patients.parquet,
+    truth_canto.parquet, ...) and record_truth.parquet (source, local_id, person), per year
+    with --years.
     """
     from rich.console import Console
 
@@ -66,6 +75,14 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
     if (n_cohort or 0) > MAX_COHORT or (n_snds or 0) > MAX_SNDS:
         raise InvalidParameter(f"--cohort is at most {MAX_COHORT:,} and --snds at most {MAX_SNDS:,} (ten times the "
                                "Harmonie scale; more would not fit in memory)")
+    if years_text and not cohorts_text:
+        raise click.UsageError("--years goes with --cohorts (yearly extractions of several cohorts)")
+    if cohorts_text:
+        if n_cohort is not None:
+            raise click.UsageError("give --cohort (one cohort) or --cohorts (several programmes), not both")
+        _simulate_cohorts(out_dir, cohorts_text, years_text, n_snds, seed, with_overrides(preset_params(preset),
+                                                                                       list(params)), as_json)
+        return
     from harmonie.output_set import OutputFolder
     from linkage.datasets import make_population, population_summary
     from linkage.datasets.summary import render_summary
@@ -81,6 +98,29 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
         Console().print(render_summary(summary))
         click.echo(f"wrote {len(population.tables)} tables and population.json to {out_dir}"
                    + (f" (preset {preset})" if preset != "default" else ""))
+
+
+def _simulate_cohorts(out_dir: Path, cohorts_text: str, years_text: str | None, n_snds: int | None, seed: int,
+                      params, as_json: bool) -> None:
+    """``simulate --cohorts``: several programmes (and yearly extractions) into OUT, as one output set."""
+    from harmonie.output_set import OutputFolder
+    from linkage.datasets.cohorts import parse_cohorts, parse_years
+    from linkage.datasets.warehouse import make_warehouse, warehouse_summary
+
+    programmes = parse_cohorts(cohorts_text)
+    years = parse_years(years_text) if years_text else None
+    if sum(p.n_patients for p in programmes) > MAX_COHORT or (n_snds or 0) > MAX_SNDS:
+        raise click.UsageError(f"--cohorts add up to at most {MAX_COHORT:,} patients and --snds is at most "
+                               f"{MAX_SNDS:,} (ten times the Harmonie scale)")
+    with OutputFolder(out_dir, "simulate") as staging:
+        warehouse = make_warehouse(programmes, n_snds, seed=seed, params=params, years=years)
+        warehouse.write(staging)
+    if as_json:
+        click.echo(json.dumps({k: warehouse.written[k] for k in ("programmes", "years", "overlaps", "rows")}, indent=2))
+    else:
+        click.echo(warehouse_summary(warehouse.written))
+        click.echo(f"wrote {len(warehouse.years)} extraction{'s' if len(warehouse.years) > 1 else ''} and "
+                   f"population.json to {out_dir}")
 
 
 @click.group()
@@ -156,6 +196,30 @@ def check_encoded_inputs(parsed, *paths: Path) -> None:
         check_spec_columns(schema, metadata, parsed, str(path))
 
 
+def check_text_encoding(path: Path, encoding: str) -> None:
+    """A CSV's first MB decodes with ``encoding``, else one line naming the fix (a cp1252 export read as
+    UTF-8 used to end in 'cannot tell which holder'). Parquet files carry no text encoding."""
+    import codecs
+
+    from harmonie.errors import HarmonieError
+
+    if path.suffix.lower() in (".parquet", ".pq") or not path.is_file():
+        return
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise HarmonieError(f"unknown text encoding {encoding!r}: use utf-8, cp1252 or latin-1") from None
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    try:
+        decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        other = "cp1252" if codecs.lookup(encoding).name != "cp1252" else "utf-8"
+        raise HarmonieError(f"{path} is not {encoding} text (byte {exc.start} cannot be decoded): pass "
+                            f"--encoding {other} (a file exported from Excel or an older French system is often "
+                            "cp1252; latin-1 also reads it)") from None
+
+
 def _guess_holder(parsed, columns: list[str]) -> str:
     from harmonie.errors import HarmonieError
 
@@ -213,6 +277,9 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     parsed = load_spec(spec_file)
     if not in_path.is_file():
         raise HarmonieError(f"input file {in_path} not found")
+    for path in (in_path, stays_path):
+        if path is not None:
+            check_text_encoding(path, text_encoding)
     role = holder or _guess_holder(parsed, column_names(in_path, text_encoding))
     holder_spec = parsed.holder(role)
     patients = read_table(in_path, columns=required_columns(parsed, role), encoding=text_encoding, what="input",
@@ -260,10 +327,11 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
 @click.option("--right", "right_path", required=True, type=FILE,
               help="Encoded file of the second holder (e.g. SNDS).")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY,
-              help="Folder for links.parquet, grey_zone.parquet, model.json, summary.json and charts.")
+              help="Folder for links.parquet, grey_zone.parquet, model.json, summary.json, charts and report.html.")
 @click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link [default: chosen by the model].")
-@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@click.option("--no-charts", is_flag=True,
+              help="Skip the PNG charts and the linkage report (report.html, report_data.json, one_to_one.parquet).")
 @click.option("--keep-candidates", is_flag=True,
               help="Also write every candidate pair (candidates.parquet) so `evaluate` can measure the blocking.")
 @click.option("--model", "model_path", type=FILE,
@@ -362,9 +430,12 @@ def check_truth_inputs(truth, crosswalks, summary_path: Path, truth_path: Path) 
                    .as_py() or 0)
 
     if truth.num_rows and shared(0, crosswalks[0]) == 0:
-        hint = ("its columns are in the other order (right id first): put the left id first"
-                if shared(1, crosswalks[0]) else "is it the truth of this population, in local ids?")
-        raise HarmonieError(f"none of the truth's first-column ids is a local id of the left crosswalk: {hint}")
+        if shared(1, crosswalks[0]) and shared(0, crosswalks[1]):  # each column matches the other crosswalk
+            raise HarmonieError(f"0 of {truth.num_rows:,} truth pairs map — are the crosswalks swapped? (swap "
+                                "--left-crosswalk and --right-crosswalk; or the truth's columns are in the other "
+                                "order: put the left id first)")
+        raise HarmonieError("none of the truth's first-column ids is a local id of the left crosswalk: is it the "
+                            "truth of this population, in local ids?")
     if truth.num_rows and shared(1, crosswalks[1]) == 0:
         raise HarmonieError("none of the truth's second-column ids is a local id of the right crosswalk: is it "
                             "the truth of this population, in local ids?")
@@ -383,7 +454,8 @@ def check_truth_inputs(truth, crosswalks, summary_path: Path, truth_path: Path) 
               help="Per-patient hard cases (hard_cases.parquet) for recall and false links by case "
                    "[default: hard_cases.parquet next to the truth, if there].")
 @click.option("--out", "out_dir", type=DIRECTORY,
-              help="Folder for evaluation.json and precision_recall.png [default: next to the links].")
+              help="Folder for evaluation.json, precision_recall.png and report.html (the linkage report with the "
+                   "truth) [default: next to the links].")
 def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_crosswalk: Path,
              duplicates_path: Path | None, hard_cases_path: Path | None, out_dir: Path | None) -> None:
     """Measure links against ground truth: precision, recall, F1, blocking reduction ratio,
@@ -397,20 +469,24 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
     if hard_cases_path is None and (beside := truth_path.with_name("hard_cases.parquet")).is_file():
         hard_cases_path = beside
     summary_path, candidates = links_path.with_name("summary.json"), links_path.with_name("candidates.parquet")
-    check_output_set(links_path, summary_path, candidates)  # one run's links, summary and candidates, never a mix
+    from linkage.report.data import DATA_FILE, PAIRS_FILE
+
+    report_files = [links_path.with_name(DATA_FILE), links_path.with_name(PAIRS_FILE)]
+    check_output_set(links_path, summary_path, candidates, *report_files)  # one run's files, never a mix
     crosswalks = [read_table(p, columns=["local_id", "linkage_id"], what=f"{side} crosswalk")
                   for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
     truth = read_table(truth_path, what="truth", kinds={"*": ID})
     check_truth_inputs(truth, crosswalks, summary_path, truth_path)
     out = out_dir or links_path.parent
-    with OutputFolder(out, "evaluate", inputs=[links_path, summary_path, candidates]) as staging:
+    with OutputFolder(out, "evaluate", inputs=[links_path, summary_path, candidates, *report_files]) as staging:
         report = evaluate_links(
             read_table(links_path, what="links").to_pandas(), truth.to_pandas(),
             crosswalks[0].to_pandas(), crosswalks[1].to_pandas(),
             read_table(duplicates_path, what="duplicates").to_pandas() if duplicates_path else None,
             summary_path=summary_path, out_dir=staging,
             candidates_path=candidates if candidates.exists() else None,
-            hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None)
+            hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None,
+            run_dir=links_path.parent)
     report["paths"] = {kind: str(Path(out) / Path(p).name) for kind, p in report["paths"].items()}
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
@@ -425,7 +501,9 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
         click.echo(f"the model had estimated precision {e['precision']:.4f}, recall {e['recall']:.4f}")
     if report.get("by_hard_case"):
         click.echo(format_hard_cases(report["by_hard_case"]))
-    click.echo(f"wrote {report['paths']['json']} and {report['paths']['curve']}")
+    click.echo(f"wrote {report['paths']['json']} and {report['paths']['curve']}"
+               + (f"; the linkage report with the truth: {report['paths']['report']}" if "report" in report["paths"]
+                  else ""))
 
 
 @click.command()
@@ -638,4 +716,221 @@ def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], 
     click.echo(f"wrote {out_dir}/")
 
 
-commands = [simulate, spec, encode, link, evaluate, bench, query_pairs, encode_pairs, resolve]
+# --- several sources: a plan of pairs, linked and clustered into one patient id per person (issue #19)
+
+
+@click.group()
+def plan() -> None:
+    """Multi-source plans: which sources, which pairs linked with which spec (harmonie link-all)."""
+
+
+@plan.command("example")
+@click.option("--cohorts", "cohorts_text", default="canto,esme,odh", show_default=True, metavar="NAME,...",
+              help="The cohort sources; each is linked to snds and to the other cohorts.")
+@click.option("--snds-spec", type=click.Choice(["indirect", "direct", "names"]), default="indirect",
+              show_default=True, help="Example spec of the cohort x SNDS pairs.")
+@click.option("--cohort-spec", type=click.Choice(["names", "direct"]), default="names", show_default=True,
+              help="Example spec of the cohort x cohort pairs.")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for plan.toml and the pair specs.")
+def plan_example(cohorts_text: str, snds_spec: str, cohort_spec: str, out_dir: Path) -> None:
+    """Write an example plan (plan.toml) and one spec per pair, holders named after the sources."""
+    from harmonie.io import write_text
+    from harmonie.output_set import OutputFolder
+    from linkage.multisource.examples import example_plan
+
+    files = example_plan([c.strip() for c in cohorts_text.split(",") if c.strip()], snds_spec=snds_spec,
+                         cohort_spec=cohort_spec)
+    with OutputFolder(out_dir, "plan-example") as staging:
+        for name, text in files.items():
+            write_text(text, staging / name)
+    click.echo(f"wrote {out_dir / 'plan.toml'} and {len(files) - 1} pair specs; encode each pair's files as the "
+               "plan names them (encoded/<pair>.<source>.parquet), then `harmonie link-all --plan`")
+
+
+def _echo_clusters(summary: dict, out: Path) -> None:
+    c = summary["clustering"]
+    for p in summary["pairs"]:
+        click.echo(f"  pair {p['name']:<14s} {p['links']:>9,} links ({p['seconds']:.1f} s)")
+    click.echo(f"{c['records']:,} records, {c['links']:,} links -> {c['clusters']:,} patients; "
+               f"{c['resolved_components']:,} clusters resolved edge by edge ({c['checked_pairs']:,} unlinked "
+               f"pairs scored), {sum(c['conflicts'].values()):,} links refused for review "
+               f"({c['conflicts']['duplicate_free']:,} two records of a cohort, "
+               f"{c['conflicts']['contradiction']:,} contradicted)")
+    top = ", ".join(f"{k} {v:,}" for k, v in list(c["by_sources"].items())[:6])
+    click.echo(f"patients by sources: {top}")
+    click.echo(f"wrote {out}/ (clusters.parquet, conflicts.parquet, cluster_summary.json, pairs/)")
+
+
+@click.command("link-all")
+@click.option("--plan", "plan_path", required=True, type=FILE, help="The multi-source plan (plan.toml).")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
+              help="Folder for pairs/<pair>/ (each pair's link outputs), clusters.parquet, conflicts.parquet and "
+                   "cluster_summary.json.")
+@click.option("--charts", is_flag=True, help="Also draw each pair's PNG charts.")
+@click.option("--keep-candidates", is_flag=True, help="Also write each pair's candidate pairs.")
+@click.option("--previous", "previous_dir", type=DIRECTORY,
+              help="Last year's link-all folder: refresh (score only records that changed, with last year's models), "
+                   "keep the Harmonie ids, write changes.parquet (the change log).")
+@click.option("--rekey", "rekey_items", multiple=True, metavar="SOURCE=MAP",
+              help="With --previous, after a key rotation: a holder's old -> new linkage id map "
+                   "(harmonie rekey-map), so its records keep their Harmonie ids (repeatable).")
+def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool, previous_dir: Path | None = None,
+             rekey_items: tuple[str, ...] = ()) -> None:
+    """Link every pair of a plan, then cluster: one Harmonie patient id per person (linkage unit).
+
+    At most one record per duplicate-free source (a cohort) in a patient; a person's SNDS second
+    ids may share one; links that would break that, or that a direct pair contradicts, are refused
+    by match weight and listed in conflicts.parquet for review.
+    """
+    from harmonie.errors import HarmonieError
+    from harmonie.io import read_table
+    from harmonie.output_set import OutputFolder
+    from linkage.multisource.plan import check_plan, load_plan
+    from linkage.multisource.run import PreviousRun
+    from linkage.multisource.run import link_all as run_link_all
+    from privacy.audit.trail import note
+
+    if rekey_items and previous_dir is None:
+        raise click.UsageError("--rekey goes with --previous (it renames last year's linkage ids)")
+    if previous_dir is not None and Path(previous_dir).resolve() == Path(out_dir).resolve():
+        raise HarmonieError("give --out another folder than --previous (last year's run stays as it was)")
+    parsed = load_plan(plan_path)
+    specs = check_plan(parsed)  # every spec and file checked before any linking
+    previous = PreviousRun.load(previous_dir, parsed) if previous_dir is not None else None
+    for item in rekey_items:
+        source, sep, path = item.partition("=")
+        if not sep or source not in {s.name for s in parsed.sources}:
+            raise HarmonieError(f"--rekey expects SOURCE=MAP with a source of the plan, got {item!r}")
+        mapping = read_table(Path(path), columns=["old_linkage_id", "new_linkage_id"], what=f"{source} rekey map")
+        previous.rekey(source, mapping.to_pandas())
+    inputs = [plan_path] + [f for p in parsed.pairs for f in (p.spec, p.left_file, p.right_file)]
+    with OutputFolder(out_dir, "link-all", inputs=inputs) as staging:
+        result = run_link_all(parsed, staging, charts=charts, keep_candidates=keep_candidates, specs=specs,
+                              previous=previous)
+    c = result.summary["clustering"]
+    note(rows={"records": c["records"], "links": c["links"], "patients": c["clusters"]},
+         **({"changes": {k: v for k, v in result.summary["changes"].items() if k != "previous_run"}}
+            if "changes" in result.summary else {}))
+    _echo_clusters(result.summary, out_dir)
+    if "changes" in result.summary:
+        changes = {k: v for k, v in result.summary["changes"].items() if k != "previous_run"}
+        listed = ", ".join(f"{k} {v:,}" for k, v in sorted(changes.items())) or "none"
+        click.echo(f"changes since {previous_dir}: {listed} (changes.parquet)")
+        if changes.get("record_added", 0) > 0.5 * c["records"] and not rekey_items:
+            click.echo("warning: most records are new to last year's run: if the key was rotated, give each holder's "
+                       "--rekey SOURCE=MAP (harmonie rekey-map) so they keep their Harmonie ids", err=True)
+
+
+@click.command("rekey-map")
+@click.option("--old-crosswalk", "old_path", required=True, type=FILE, help="The crosswalk of last year's encoding.")
+@click.option("--new-crosswalk", "new_path", required=True, type=FILE, help="The crosswalk under the new key.")
+@click.option("--out", "out_path", required=True, type=FILE, help="The map to send to the linkage unit (Parquet).")
+def rekey_map(old_path: Path, new_path: Path, out_path: Path) -> None:
+    """Holder, after a key rotation: map old to new linkage ids (no local id leaves), for link-all --rekey."""
+    import pyarrow as pa
+
+    from harmonie.io import ID, read_table, write_parquet
+    from harmonie.output_set import locked
+
+    old, new = (read_table(p, columns=["local_id", "linkage_id"], what=what, kinds={"*": ID}).to_pandas()
+                for p, what in ((old_path, "old crosswalk"), (new_path, "new crosswalk")))
+    joined = old.merge(new, on="local_id", suffixes=("_old", "_new")).sort_values("linkage_id_new")
+    with locked(out_path):
+        write_parquet(pa.table({"old_linkage_id": pa.array(joined.linkage_id_old.astype(str).tolist(), pa.string()),
+                                "new_linkage_id": pa.array(joined.linkage_id_new.astype(str).tolist(), pa.string())}),
+                      out_path)
+    click.echo(f"{len(joined):,} records in both encodings ({len(old) - len(joined):,} only in the old one, "
+               f"{len(new) - len(joined):,} only in the new one); wrote {out_path} (for the linkage unit)")
+
+
+@click.command("cluster")
+@click.option("--plan", "plan_path", required=True, type=FILE, help="The multi-source plan (plan.toml).")
+@click.option("--run", "run_dir", required=True, type=DIRECTORY, help="A `harmonie link-all` output folder.")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
+              help="Folder for clusters.parquet, conflicts.parquet and cluster_summary.json (not the run's own).")
+@click.option("--no-contradictions", is_flag=True, help="Only the duplicate-free constraint, no contradiction check.")
+@click.option("--components-only", is_flag=True,
+              help="Plain connected components of the links, no constraint at all (to compare with).")
+@click.option("--margin", type=click.FloatRange(-100, 100), help="contradiction_margin [default: the plan's].")
+def cluster_command(plan_path: Path, run_dir: Path, out_dir: Path, no_contradictions: bool,
+                    margin: float | None, components_only: bool = False) -> None:
+    """Cluster a link-all run's pair links again, e.g. with other clustering settings (no relinking)."""
+    import dataclasses
+
+    from harmonie.errors import HarmonieError
+    from harmonie.output_set import OutputFolder
+    from linkage.multisource.plan import check_plan, load_plan
+    from linkage.multisource.run import cluster_runs, load_pair_runs, write_cluster_outputs
+
+    if Path(out_dir).resolve() == Path(run_dir).resolve():
+        raise HarmonieError("give `cluster` another --out than the run folder (link-all's own clusters stay there)")
+    parsed = load_plan(plan_path)
+    settings = dataclasses.replace(parsed.clustering, check_contradictions=parsed.clustering.check_contradictions
+                                   and not no_contradictions,
+                                   contradiction_margin=parsed.clustering.contradiction_margin if margin is None
+                                   else margin, components_only=components_only)
+    parsed = dataclasses.replace(parsed, clustering=settings)
+    specs = check_plan(parsed)
+    runs = load_pair_runs(parsed, run_dir)
+    with OutputFolder(out_dir, "cluster") as staging:
+        result = cluster_runs(parsed, specs, runs)
+        write_cluster_outputs(result, staging)
+    _echo_clusters(result.summary, out_dir)
+
+
+@click.command("evaluate-clusters")
+@click.option("--run", "run_dir", required=True, type=DIRECTORY,
+              help="A `harmonie link-all` (or `cluster`) output folder.")
+@click.option("--truth", "truth_path", required=True, type=FILE,
+              help="record_truth.parquet: source, local_id, person (harmonie simulate --cohorts).")
+@click.option("--crosswalk", "crosswalk_items", multiple=True, required=True, metavar="SOURCE=PATH",
+              help="A holder's crosswalk (local id <-> linkage id), one per source at least (repeatable).")
+@click.option("--pairs-run", "pairs_dir", type=DIRECTORY,
+              help="Folder holding pairs/<pair>/links.parquet for the per-pair figures [default: --run].")
+@click.option("--out", "out_dir", type=DIRECTORY, help="Folder for cluster_evaluation.json [default: --run].")
+def evaluate_clusters_command(run_dir: Path, truth_path: Path, crosswalk_items: tuple[str, ...],
+                              pairs_dir: Path | None, out_dir: Path | None) -> None:
+    """Measure patients (clusters) and each pair's links against the truth: cluster-level precision,
+    recall and F1 (pairwise and exact clusters), per-pair F1, refused links that were wrong."""
+    from harmonie.errors import HarmonieError
+    from harmonie.io import ID, read_table, write_text
+    from harmonie.output_set import OutputFolder, check_output_set
+    from linkage.multisource.evaluate import evaluate_clusters, format_cluster_report
+
+    crosswalks: dict[str, list] = {}
+    for item in crosswalk_items:
+        source, sep, path = item.partition("=")
+        if not sep or not source.strip() or not path.strip():
+            raise HarmonieError(f"--crosswalk expects SOURCE=PATH (e.g. canto=canto.crosswalk.parquet), got {item!r}")
+        crosswalks.setdefault(source.strip(), []).append(
+            read_table(Path(path.strip()), columns=["local_id", "linkage_id"], what=f"{source} crosswalk",
+                       kinds={"*": ID}).to_pandas())
+    clusters_path, summary_path = run_dir / "clusters.parquet", run_dir / "cluster_summary.json"
+    conflicts_path = run_dir / "conflicts.parquet"
+    for path in (clusters_path, summary_path):
+        if not path.is_file():
+            raise HarmonieError(f"{path} not found: give --run a `harmonie link-all` output folder")
+    check_output_set(clusters_path, summary_path, conflicts_path)
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    duplicate_free = {s["name"]: bool(s["duplicate_free"]) for s in summary["sources"]}
+    pairs_root = pairs_dir or run_dir
+    pair_links = []
+    for p in summary["pairs"]:
+        links = pairs_root / p["outputs"] / "links.parquet"
+        if links.is_file():
+            left, right = p["name"].split("-", 1)
+            pair_links.append((p["name"], left, right, read_table(links, what="links").to_pandas()))
+    report = evaluate_clusters(read_table(clusters_path, what="clusters"), read_table(truth_path, what="truth",
+                               kinds={"local_id": ID}), crosswalks, duplicate_free, pair_links=pair_links,
+                               conflicts=read_table(conflicts_path, what="conflicts") if conflicts_path.is_file()
+                               else None)
+    report["clustering"] = summary["clustering"]
+    out = out_dir or run_dir
+    with OutputFolder(out, "evaluate-clusters", inputs=[clusters_path, summary_path, conflicts_path]) as staging:
+        write_text(json.dumps(report, indent=2) + "\n", staging / "cluster_evaluation.json")
+    click.echo(format_cluster_report(report))
+    click.echo(f"wrote {Path(out) / 'cluster_evaluation.json'}")
+
+
+commands = [simulate, spec, encode, link, evaluate, bench, query_pairs, encode_pairs, resolve, plan, link_all,
+            cluster_command, evaluate_clusters_command, rekey_map]

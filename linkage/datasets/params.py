@@ -105,6 +105,30 @@ class ClinicalEffects:
     hormone_stop_rate_per_year: float = _rate(0.15, "yearly rate of stopping hormone therapy before 5 years")
 
 
+MAX_CLINICAL_VARIABLES = 5_000
+
+
+@dataclass(frozen=True)
+class ClinicalVariablesParams:
+    """Extra clinical variables of the cohort's patients (a case-report form: biomarkers, comorbidities,
+    performance status, lines of treatment...), written to ``cohort_variables.parquet``. Off by default
+    (``count`` 0: no file, every other output unchanged). The variables and their generating model are in
+    :mod:`linkage.datasets.clinical_variables`."""
+
+    count: int = _p(0, "extra clinical variables per cohort patient, in cohort_variables.parquet (0: none, no "
+                       "file); the first ~30 are named (ecog_performance_status, ldh_ui_l, egfr_mutation...), the "
+                       "rest generated families (lab_, comorbidity_, marker_)")
+    outcome_link: float = _rate(1.0, "scale of every variable's loading on the frailty shared with survival "
+                                     "(0: no variable says more about survival than cancer, stage, subtype, "
+                                     "age and sex do)")
+
+    def __post_init__(self):
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or \
+                not 0 <= self.count <= MAX_CLINICAL_VARIABLES:
+            raise InvalidParameter(f"clinical_variables.count must be a whole number from 0 to "
+                                   f"{MAX_CLINICAL_VARIABLES:,} (got {self.count!r})")
+
+
 @dataclass(frozen=True)
 class PopulationParams:
     """The simulated cohort <-> SNDS population."""
@@ -154,6 +178,8 @@ class PopulationParams:
     cohort_nir_spaced: float = _rate(0.25, "share of present cohort NIRs written with spaces ('2 56 03 75 114 005 42')")
     clinical: ClinicalEffects = _p(ClinicalEffects(), "the clinical world: hazard ratios, treatment choice, "
                                                       "causes of death, care pathways")
+    clinical_variables: ClinicalVariablesParams = _p(ClinicalVariablesParams(), "extra clinical variables of "
+                                                     "the cohort's patients (off by default)")
     cohort: SideCorruption = _p(COHORT_CORRUPTION, "corruption of the cohort holder's records")
     snds: SideCorruption = _p(SNDS_CORRUPTION, "corruption of the SNDS holder's records")
 

@@ -339,6 +339,7 @@ class SndsSide:
     tables: dict[str, pa.Table]
     cohort_stay_offset: np.ndarray  # per cohort stay (sorted by source): SNDS's admission minus the true one,
     #                                 MISSING_DAYS when SNDS lacks the stay
+    split_day: np.ndarray | None = None  # per second id: the day its person's events move to it
 
 
 MISSING_DAYS = np.iinfo(np.int32).min
@@ -438,7 +439,7 @@ def _snds_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log
         w.dispensings = None
     return SndsSide(ids, person, dup_people, dup_records,
                     {"snds_beneficiaries": beneficiaries, "snds_stays": stays_table, "snds_dispensings": dispensings},
-                    cohort_stay_offset)
+                    cohort_stay_offset, split_day)
 
 
 @dataclass
@@ -462,12 +463,15 @@ def _annotate(uses: list[str], births: list[str], style: np.ndarray) -> list[str
     return [forms[s].format(u=u, b=b) for u, b, s in zip(uses, births, style)]
 
 
-def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog) -> CohortSide:
+def _cohort_side(w: World, p: PopulationParams, streams: dict, geo: Geography, log: CorruptionLog,
+                 id_prefix: str = "CO") -> CohortSide:
+    """The cohort holder's records of ``w.cohort_people`` (ids ``id_prefix`` + 7 digits); the
+    multi-cohort simulator calls it once per programme, on a view of the world."""
     rng, rates = streams["cohort_records"], p.cohort
     person = w.cohort_people
     m = len(person)
     number = streams["ids"].permutation(m)
-    ids = _id_strings("CO", number, 7)
+    ids = _id_strings(id_prefix, number, 7)
     centre = w.centre[person]
 
     married = w.use_name.codes[person] >= 0
@@ -614,6 +618,25 @@ def _stay_cases(snds: SndsSide, cohort: CohortSide, m: int, by_id: np.ndarray) -
 
 def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: CorruptionLog,
                   geo: Geography) -> dict[str, pa.Table]:
+    tables = _cohort_truth(w, n_in, snds, cohort, log, geo)
+    clinical = _clinical_truth(w, snds, {"cohort_id": (w.cohort_people, cohort.ids)})
+    duplicates = snds_duplicates_table(snds)
+    return {**tables, "snds_duplicates": duplicates,
+            "corruptions": _corruption_table(log, {"snds": snds.ids, "cohort": cohort.ids}),
+            "clinical_truth": clinical}
+
+
+def snds_duplicates_table(snds: SndsSide) -> pa.Table:
+    """Second SNDS ids and the first id of the same person, sorted by second id."""
+    duplicates = pa.table({"snds_id": _take(snds.ids, snds.duplicate_records),
+                           "same_person_as": _take(snds.ids, snds.duplicate_people)})
+    return duplicates.take(pc.sort_indices(duplicates, sort_keys=[("snds_id", "ascending")]))
+
+
+def _cohort_truth(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: CorruptionLog,
+                  geo: Geography) -> dict[str, pa.Table]:
+    """One cohort's truth (cohort_id, snds_id) and hard cases; ``w.cohort_people`` lists its
+    members present in SNDS first (``n_in`` of them), then its cohort-only ones."""
     person = w.cohort_people
     m = len(person)
     by_id = np.argsort(cohort.number)  # cohort rows in id order
@@ -641,30 +664,27 @@ def _truth_tables(w: World, n_in: int, snds: SndsSide, cohort: CohortSide, log: 
         "cohort_death_missing": cohort.death_missing[by_id],
         "borrowed_nir": cohort.borrowed_nir[by_id],
     })
-    clinical = _clinical_truth(w, snds, cohort)
-    duplicates = pa.table({"snds_id": _take(snds.ids, snds.duplicate_records),
-                           "same_person_as": _take(snds.ids, snds.duplicate_people)})
-    duplicates = duplicates.take(pc.sort_indices(duplicates, sort_keys=[("snds_id", "ascending")]))
-    return {"truth": truth, "hard_cases": hard_cases, "snds_duplicates": duplicates,
-            "corruptions": _corruption_table(log, {"snds": snds.ids, "cohort": cohort.ids}),
-            "clinical_truth": clinical}
+    return {"truth": truth, "hard_cases": hard_cases}
 
 
-def _clinical_truth(w: World, snds: SndsSide, cohort: CohortSide) -> pa.Table:
+def _clinical_truth(w: World, snds: SndsSide, cohorts: dict[str, tuple[np.ndarray, pa.Array]]) -> pa.Table:
     """The clinical world, one row per simulated person: their first SNDS id (null for
-    cohort-only patients), cohort id (null outside the cohort), disease, age, sex, the
-    treatments their claims follow, true dates of death and end of follow-up, cause of death.
-    Sorted by SNDS id, cohort-only patients last."""
+    cohort-only patients), their id in each cohort (``cohorts``: id column -> (members, their
+    ids); null outside it), disease, age, sex, the treatments their claims follow, true dates of
+    death and end of follow-up, cause of death. Sorted by SNDS id, cohort-only patients last."""
     k = w.n_snds_people
     in_snds = np.arange(w.n) < k
-    cohort_row = np.full(w.n, -1, dtype=np.int64)
-    cohort_row[w.cohort_people] = np.arange(len(w.cohort_people))
+    id_columns = {}
+    for column, (members, ids) in cohorts.items():
+        cohort_row = np.full(w.n, -1, dtype=np.int64)
+        cohort_row[members] = np.arange(len(members))
+        id_columns[column] = pc.if_else(pa.array(cohort_row >= 0), _take(ids, np.maximum(cohort_row, 0)),
+                                        pa.scalar(None, pa.string()))
     dead = w.death >= 0
     table = pa.table({
         "snds_id": pc.if_else(pa.array(in_snds), _take(snds.ids, np.where(in_snds, np.arange(w.n), 0)),
                               pa.scalar(None, pa.string())),
-        "cohort_id": pc.if_else(pa.array(cohort_row >= 0), _take(cohort.ids, np.maximum(cohort_row, 0)),
-                                pa.scalar(None, pa.string())),
+        **id_columns,
         "cancer_type": _take(np.asarray(ref.CANCERS), w.cancer),
         "subtype": pa.array(w.subtype, type=pa.string()),
         "stage": w.stage,
@@ -678,8 +698,8 @@ def _clinical_truth(w: World, snds: SndsSide, cohort: CohortSide) -> pa.Table:
     })
     if table.num_rows == 0:
         return table
-    return table.take(pc.sort_indices(table, sort_keys=[("snds_id", "ascending"), ("cohort_id", "ascending")],
-                                      null_placement="at_end"))
+    keys = [("snds_id", "ascending")] + [(column, "ascending") for column in cohorts]
+    return table.take(pc.sort_indices(table, sort_keys=keys, null_placement="at_end"))
 
 
 def _corruption_table(log: CorruptionLog, ids: dict[str, pa.Array]) -> pa.Table:
@@ -697,6 +717,12 @@ def _corruption_table(log: CorruptionLog, ids: dict[str, pa.Array]) -> pa.Table:
 
 
 # --- entry point -------------------------------------------------------------------------
+
+def named_streams(seed: int, names: tuple[str, ...] = _STREAMS) -> dict[str, np.random.Generator]:
+    """One independent generator per name, spawned by position from the seed (see ``_STREAMS``)."""
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+
 
 def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, seed: int = 0,
                     params: PopulationParams | None = None, keep_world: bool = False) -> Population:
@@ -719,8 +745,7 @@ def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, s
     p = params or PopulationParams()
     p = dataclasses.replace(p, n_cohort=p.n_cohort if n_cohort is None else int(n_cohort),
                             n_snds=p.n_snds if n_snds is None else int(n_snds)).validate()
-    children = np.random.SeedSequence(seed).spawn(len(_STREAMS))
-    streams = {name: np.random.default_rng(child) for name, child in zip(_STREAMS, children)}
+    streams = named_streams(seed)
     geo = france()
     n_snds_people = p.n_snds - int(round(p.n_snds * p.snds_duplicate_rate))
     n_in = int(round(p.n_cohort * (1 - p.cohort_only_rate)))
@@ -744,5 +769,10 @@ def make_population(n_cohort: int | None = None, n_snds: int | None = None, *, s
     with stage("truth and hard cases"):
         truth = _truth_tables(world, n_in, snds, cohort, log, geo)
     tables = {**cohort.tables, **snds.tables, **truth, "finess_entities": finess_entities(geo)}
+    if p.clinical_variables.count:  # the cohort's case-report forms, from a stream of their own (off by default)
+        from linkage.datasets.clinical_variables import cohort_variables_table
+
+        with stage(f"clinical variables ({p.clinical_variables.count} per cohort patient)"):
+            tables["cohort_variables"] = cohort_variables_table(world, cohort.ids, cohort.number, p, seed)
     return Population(tables=tables, params=p, seed=seed, corruption_rates=pd.DataFrame(log.rates),
                       world=world if keep_world else None)
