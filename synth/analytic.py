@@ -29,7 +29,15 @@ import pandas as pd
 from harmonie.errors import HarmonieError
 from linkage.normalise import map_distinct, normalise_sex, parse_date
 from synth.extract import LINKAGE_ID
-from synth.schema import PATIENT_ID, TREATMENTS, WINDOW_START_DAYS, WORKUP_DAYS, column_order
+from synth.schema import (
+    PATIENT_ID,
+    TREATMENTS,
+    WINDOW_START_DAYS,
+    WORKUP_DAYS,
+    check_extra_columns,
+    column_order,
+    with_extra_dtypes,
+)
 
 _SNDS = "snds_linkage_id"
 
@@ -162,6 +170,23 @@ def _claim_summaries(p: pd.DataFrame, stays: pd.DataFrame, dispensings: pd.DataF
     return p
 
 
+def _extra_columns(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The cohort's extra clinical variables keyed by linkage id (checked: :func:`synth.schema.check_extra_columns`),
+    or None when the cohort sent none."""
+    if table is None:
+        return None
+    if LINKAGE_ID not in table.columns:
+        raise HarmonieError(f"the cohort's cohort_variables extract lacks {LINKAGE_ID} (is it a `synth extract` "
+                            "output?)")
+    if table[LINKAGE_ID].duplicated().any():
+        raise HarmonieError("the cohort's cohort_variables extract has several rows for one patient: send one row per "
+                            "patient")
+    kinds = check_extra_columns(table, "the cohort's cohort_variables extract", [LINKAGE_ID])
+    if not kinds:
+        return None
+    return with_extra_dtypes(table[[LINKAGE_ID, *kinds]], kinds)
+
+
 def split_control(tables: dict[str, pd.DataFrame], fraction: float, seed: int) -> tuple[dict, dict | None]:
     """Split by patient: ``fraction`` of the patients (and their claims) go to the control set."""
     if not 0 <= fraction < 1:
@@ -185,6 +210,9 @@ def build_analytic(links: pd.DataFrame, cohort: dict[str, pd.DataFrame], snds: d
     cohort_patients = cohort["cohort_patients"]
     pairs = orient_links(links, cohort_patients[LINKAGE_ID])
     p = _patients(cohort_patients, snds["snds_beneficiaries"], pairs)
+    extras = _extra_columns(cohort.get("cohort_variables"))
+    if extras is not None:  # the cohort's case-report form: one row per patient at most, no row = nothing recorded
+        p = p.merge(extras, on=LINKAGE_ID, how="left", validate="one_to_one")
     reasons = _quarantine_reasons(p)
     quarantine = pd.DataFrame({LINKAGE_ID: p.loc[reasons.notna(), LINKAGE_ID], "reason": reasons.dropna()})
     p = p[reasons.isna()].copy()
@@ -200,7 +228,8 @@ def build_analytic(links: pd.DataFrame, cohort: dict[str, pd.DataFrame], snds: d
     p["age_at_diagnosis"] = p["age_at_diagnosis"].astype("int64")
 
     tables = {
-        "patients": p[column_order("patients")].sort_values(PATIENT_ID).reset_index(drop=True),
+        "patients": p[column_order("patients") + ([] if extras is None else list(extras.columns[1:]))]
+        .sort_values(PATIENT_ID).reset_index(drop=True),
         "stays": stays[column_order("stays")].sort_values([PATIENT_ID, "admission_date"], kind="stable"),
         "dispensings": dispensings[column_order("dispensings")].sort_values([PATIENT_ID, "dispensing_date"],
                                                                            kind="stable"),
@@ -218,4 +247,7 @@ def build_analytic(links: pd.DataFrame, cohort: dict[str, pd.DataFrame], snds: d
         "stays": stay_counts, "dispensings": dispensing_counts,
         "control_fraction": control_fraction, "seed": seed, "workup_days": WORKUP_DAYS,
     }
+    if extras is not None:  # the cohort's case-report form: how many columns, and for how many patients
+        summary["patients"]["extra_columns"] = extras.shape[1] - 1
+        summary["patients"]["kept_without_extra_columns"] = int((~p[LINKAGE_ID].isin(extras[LINKAGE_ID])).sum())
     return Analytic(train, control, quarantine.reset_index(drop=True), summary)

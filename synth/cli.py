@@ -148,11 +148,11 @@ def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, t
     privacy = dp_settings(generator, epsilon, delta, study_start and study_start.date(), study_end and study_end.date())
 
     with OutputFolder(out_dir, "synth fit") as staging:
-        manifest = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
-                             lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k),
-                             privacy=privacy)
-    dp = manifest.get("differential_privacy")
-    click.echo(f"saved a {generator} replica model of {manifest['trained_on']['patients']:,} patients "
+        model = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
+                          lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k),
+                          privacy=privacy)
+    dp = model.differential_privacy
+    click.echo(f"saved a {generator} replica model of {model.trained_on['patients']:,} patients "
                f"to {out_dir}" + (f" (patient table ({dp['epsilon']:g}, {dp['delta']:g})-DP; the claims are not DP)"
                                   if dp else ""))
 
@@ -175,6 +175,12 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
     with OutputFolder(out_dir, "synth sample") as staging:
         tables, manifest = sample_model(model_dir, rows, seed=seed)
         write_dataset(tables, staging, metadata=replica_provenance(manifest, seed))
+    trained = manifest.get("trained_on", {}).get("patients")
+    if rows and trained and rows > trained:  # the fix is in --rows' help: several replicas, other seeds
+        click.echo(f"warning: {rows:,} synthetic patients from a model of {trained:,} real ones ({rows / trained:.1f} "
+                   "per real patient): a replica larger than its training data repeats what the model learnt of "
+                   "rare patients and adds no information; draw replicas of at most "
+                   f"{trained:,} patients with other --seed values instead", err=True)
     click.echo(f"wrote {len(tables['patients']):,} synthetic patients, {len(tables['stays']):,} stays and "
                f"{len(tables['dispensings']):,} dispensings to {out_dir}")
 

@@ -11,14 +11,21 @@ import pyarrow as pa
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, read_table, write_parquet
 from harmonie.output_set import check_output_set
-from synth.schema import DATE_COLUMNS, TABLES, column_order
+from synth.schema import (
+    DATE_COLUMNS,
+    TABLES,
+    check_extra_columns,
+    column_order,
+    patient_columns,
+    with_extra_dtypes,
+)
 
 Dataset = dict[str, pd.DataFrame]
 
 
 def to_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
     """The table in schema order with dates as Parquet dates (no time of day)."""
-    out = frame[column_order(table)].copy()
+    out = frame[patient_columns(frame) if table == "patients" else column_order(table)].copy()
     for column in DATE_COLUMNS[table]:
         out[column] = pd.to_datetime(out[column]).dt.date
     return pa.Table.from_pandas(out, preserve_index=False)
@@ -79,12 +86,18 @@ def read_dataset(directory: str | Path, tables: tuple[str, ...] = tuple(TABLES))
         if not path.exists():
             raise HarmonieError(f"{directory} has no {name}.parquet (expected: {', '.join(tables)})")
         check_output_set(path)
-        table = read_table(path, columns=column_order(name), what=f"{name} table", kinds=_column_kinds(name))
+        columns = column_order(name)
+        if name == "patients":  # the extra clinical columns too, checked (synth.schema.check_extra_columns)
+            import pyarrow.parquet as pq
+
+            columns += [c for c in pq.read_schema(path).names if c not in TABLES[name]]
+        table = read_table(path, columns=columns, what=f"{name} table", kinds={**_column_kinds(name), "*": "scalar"})
         _check_dates(table, path, DATE_COLUMNS[name])
+        extras = check_extra_columns(table, str(path)) if name == "patients" else {}
         frame = table.to_pandas()
         for column in DATE_COLUMNS[name]:
             frame[column] = pd.to_datetime(frame[column])
-        data[name] = frame
+        data[name] = with_extra_dtypes(frame, extras) if extras else frame
     return data
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 from harmonie.errors import HarmonieError
 from harmonie.io import ensure_output_dir, read_table, write_parquet
 from linkage.normalise import commune_code, departement_of_commune, map_distinct
+from synth.schema import check_extra_columns
 
 LINKAGE_ID = "linkage_id"
 
@@ -31,6 +32,11 @@ EXTRACTS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "snds_stays": ("snds_id", ["admission_date", "discharge_date", "main_diagnosis", "ghm", "cost_eur"]),
         "snds_dispensings": ("snds_id", ["dispensing_date", "atc_code", "quantity", "cost_eur"]),
     },
+}
+OPTIONAL_EXTRACTS: dict[str, dict[str, str]] = {
+    # role: {table: holder id column}; every other column of the table is a study variable, sent when the
+    # holder has the table: the cohort's case-report form (extra clinical variables, synth.schema.extra_columns)
+    "cohort": {"cohort_variables": "cohort_id"},
 }
 
 
@@ -115,6 +121,18 @@ def make_extract(role: str, data_dir: str | Path, crosswalk_path: str | Path,
         tables[name], _ = pseudonymise(wanted, id_column, crosswalk)
         counts[name] = {"rows_in": raw.num_rows, "rows_kept": len(tables[name]),
                         "rows_left_out": raw.num_rows - len(tables[name])}
+    for name, id_column in OPTIONAL_EXTRACTS.get(role, {}).items():
+        path = Path(data_dir) / f"{name}.parquet"
+        if not path.exists():
+            continue
+        raw = read_table(path, kinds={id_column: "text", "*": "scalar"})
+        if id_column not in raw.column_names:
+            raise HarmonieError(f"{path} has no {id_column} column: it must key each row by your patient id")
+        check_extra_columns(raw.schema, str(path), [id_column])  # nothing identifying leaves the holder
+        wanted = raw.filter(pc.is_in(raw[id_column].cast(pa.string()), value_set=keep)).to_pandas()
+        tables[name], _ = pseudonymise(wanted, id_column, crosswalk)
+        counts[name] = {"rows_in": raw.num_rows, "rows_kept": len(tables[name]),
+                        "rows_left_out": raw.num_rows - len(tables[name])}
     return tables, counts
 
 
@@ -132,4 +150,10 @@ def read_extract(role: str, directory: str | Path) -> dict[str, pd.DataFrame]:
             raise HarmonieError(f"the {role} extract in {directory} has no {path.name}")
         wanted = [LINKAGE_ID, *("departement" if c == "commune_code" else c for c in columns)]
         tables[name] = read_table(path, columns=wanted).to_pandas()
+    for name in OPTIONAL_EXTRACTS.get(role, {}):
+        path = Path(directory) / f"{name}.parquet"
+        if path.exists():
+            table = read_table(path, kinds={LINKAGE_ID: "text", "*": "scalar"})
+            check_extra_columns(table.schema, str(path), [LINKAGE_ID])
+            tables[name] = table.to_pandas()
     return tables

@@ -21,6 +21,24 @@ MANIFEST = "model.json"
 MAC = "model.json.mac"
 
 
+WRITTEN_BY_SAVE = ("format", "files", "sha256")  # what save() and read_manifest() add to a manifest
+
+
+def _text(manifest: dict) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def as_written(manifest: dict) -> dict:
+    """``manifest`` with the types it has once written and read back (lists for tuples, text keys...), so that a
+    model used before it is saved behaves as it will after."""
+    return json.loads(_text(manifest))
+
+
+def unsaved(manifest: dict) -> dict:
+    """``manifest`` without the entries :func:`save` and :func:`read_manifest` add."""
+    return {k: v for k, v in manifest.items() if k not in WRITTEN_BY_SAVE}
+
+
 def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -> Path:
     """Save ``{relative file name: fitted synthesizer}`` and the manifest describing them."""
     from synth.sdv_support import quiet
@@ -38,7 +56,7 @@ def save(out_dir: str | Path, synthesizers: dict[str, object], manifest: dict) -
     from privacy.model_key import load_model_key
 
     key = load_model_key(create=True)
-    text = json.dumps({"format": FORMAT, **manifest, "files": files}, indent=2, sort_keys=True) + "\n"
+    text = _text({"format": FORMAT, **manifest, "files": files})
     write_text(text, out / MANIFEST)
     write_text(json.dumps({"key_id": key.key_id, "hmac_sha256": key.mac(text.encode())}) + "\n", out / MAC)
     return out

@@ -40,9 +40,9 @@ def planted(tmp_path_factory):
     analytic = build_analytic(links, cohort, snds, seed=2, control_fraction=0.0)
     train = plant_effects(analytic.train, EFFECTS, seed=4)
     out = tmp_path_factory.mktemp("planted-model")
-    manifest = fit_model(train, out, seed=1)
+    model = fit_model(train, out, seed=1)
     tables, _ = sample_model(out, seed=2)
-    return train, tables, manifest
+    return train, tables, model.manifest
 
 
 def test_planted_hazard_ratios_are_real_in_the_training_set(planted):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,8 @@ from harmonie.errors import HarmonieError
 from synth.analytic import build_analytic
 from synth.constraints import check_constraints
 from synth.dataset import read_dataset, write_dataset
-from synth.replica import fit_model, sample_model
+from synth import model_store
+from synth.replica import ReplicaModel, fit_model, replica_provenance, sample_model
 from synth.schema import TABLES
 from conftest import linked_extracts
 
@@ -24,9 +26,15 @@ def analytic(population):
 
 
 @pytest.fixture(scope="module")
-def model(analytic, tmp_path_factory):
+def fitted(analytic):
+    """The replica model in memory, before it is saved."""
+    return fit_model(analytic[0].train, seed=5)
+
+
+@pytest.fixture(scope="module")
+def model(fitted, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    fit_model(analytic[0].train, out, seed=5)
+    fitted.save(out)
     return out
 
 
@@ -116,6 +124,20 @@ def test_replica_is_reproducible_from_a_seed(model, tmp_path):
     assert first == again
     assert first["patients"] != other["patients"]
     assert read_dataset(tmp_path / "a")["patients"].shape[0] == 300
+
+
+def test_a_model_samples_the_same_replica_before_and_after_it_is_saved(fitted, model):
+    """No folder is needed between fit and sample, and the folder changes nothing (the notebook and the CLI give
+    the same replica); only a saved model has a manifest hash for the replica's provenance."""
+    in_memory, again = fitted.sample(300, seed=7), fitted.sample(300, seed=7)
+    loaded, manifest = sample_model(model, 300, seed=7)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(in_memory[name], loaded[name])
+        pd.testing.assert_frame_equal(in_memory[name], again[name])
+    assert ReplicaModel.load(model).manifest == manifest and manifest["sha256"]
+    assert "sha256" not in fitted.manifest and json.loads(replica_provenance(fitted.manifest, 7)["harmonie.replica"])[
+        "model_manifest_sha256"] is None
+    assert model_store.unsaved(manifest) == fitted.manifest
 
 
 def test_tampered_model_file_is_refused(model, tmp_path):

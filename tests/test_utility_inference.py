@@ -190,7 +190,7 @@ def _claims(p: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
     return pd.concat(stays, ignore_index=True), pd.concat(disp, ignore_index=True)
 
 
-def _assemble(p: pd.DataFrame, stays: pd.DataFrame, disp: pd.DataFrame, rng: np.random.Generator) -> dict:
+def app(p: pd.DataFrame, stays: pd.DataFrame, disp: pd.DataFrame, rng: np.random.Generator) -> dict:
     """The analytic dataset: claims as dates, cut at the end of follow-up, patients' claim summaries."""
     n = len(p)
     follow = p["followup_days"].to_numpy()
@@ -237,7 +237,7 @@ def make_world(n: int, seed: int, *, planted: bool = True, shuffle_by: list[str]
         p = _shuffle_within(p, shuffle_by, rng)
     p = _survival(p, rng, planted=planted)
     stays, disp = _claims(p, rng)
-    return _assemble(p, stays, disp, rng)
+    return app(p, stays, disp, rng)
 
 
 # --- replicas that break one thing --------------------------------------------------------------------------

@@ -38,13 +38,14 @@ from synth.report.distributions import (
     patient_features,
     summarise,
 )
+from synth.report.extra_columns import extra_columns_section, extra_columns_shown
 from synth.report.html_page import render
 from synth.report.inputs import normalise_dataset, paired_sample
 from synth.report.prediction import tstr
 from synth.report.quality import sdv_scores
 from synth.report.survival import cox, kaplan_meier, kaplan_meier_shown, survival_frames
 from synth.report.treatments import effects_shown, shares_shown, treatment_effects, treatment_shares
-from synth.schema import TREATMENTS
+from synth.schema import TREATMENTS, extra_columns
 
 FORMAT_VERSION = 2  # 2: clinical sections (treatments, claims, pathways, costs), Cox checks by coverage
 DECIMALS = 6
@@ -153,6 +154,11 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
     with stage("utility: distributions"):
         features = patient_features(r["patients"], s["patients"]) + child_features(r, s)
         summaries = [summarise(f, rule) for f in features]
+    extra = None
+    if extra_columns(r["patients"]) or extra_columns(s["patients"]):  # a wide patient table: summarised, bounded
+        with stage(f"utility: {len(extra_columns(r['patients']))} extra clinical columns"):
+            extra = extra_columns_section(r["patients"], s["patients"], seed=seed, max_rows=max_rows,
+                                          thresholds=THRESHOLDS)
     with stage("utility: correlations"):
         corr = correlations(r["patients"], s["patients"], seed=seed, max_rows=max_rows)
     with stage("utility: survival"):
@@ -181,10 +187,13 @@ def build_utility_report(real: dict[str, pd.DataFrame], synthetic: dict[str, pd.
         "survival": {"rows_compared": {"real": len(r_surv), "synthetic": len(s_surv)}, "dropped_rows": dropped,
                      "kaplan_meier": km, "cox": cox_section},
         **clinical,
+        **({} if extra is None else {"extra_columns": extra}),
         "prediction": prediction,
         "thresholds": dict(THRESHOLDS),
     })
     checks, notes = build_checks(measured, rule)  # at full resolution, inside the secure area
+    if extra is not None:
+        clinical_shown["extra_columns"] = extra_columns_shown(measured["extra_columns"], rule)
     report = written_report(measured, rule, kaplan_meier=_plain(km_shown), shown=_plain(clinical_shown))
     report.update(checks=written_checks(checks, rule), notes=notes, verdict=verdict(checks))
     if differential_privacy:  # public facts only (budget, mechanism, public bounds): nothing of the real data
@@ -219,6 +228,8 @@ def write_pages(report: dict, out_dir: str | Path) -> None:
         "pathways": plots.pathways(report["pathways"], min_cell),
         "costs": plots.costs(report["costs"]["groups"]),
     }
+    if "extra_columns" in report:
+        images["extra_columns"] = plots.extra_columns(report["extra_columns"])
     write_text(render(report, images), out / "utility.html")
     figures = ensure_output_dir(out / "figures")  # the same figures as files, for other reports and slides
     for name, png in images.items():

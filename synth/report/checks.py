@@ -92,6 +92,20 @@ THRESHOLDS: dict[str, float] = {
     "cost_min_real_patients": 50,
     # a replica with more than this many times the real patients gets a note (its extra rows are not used)
     "oversampling_note_ratio": 2.0,
+    # extra clinical columns (wide patient tables, synth/report/extra_columns.py), each allowance for all columns
+    # together (family_tail): |real - synthetic| share of patients with the column empty, floor...
+    "extra_missing_abs": 0.02,
+    # ...share of each level of a yes/no or category column (recorded values), floor...
+    "extra_share_abs": 0.02,
+    # ...Kolmogorov-Smirnov distance of a number column (recorded values), floor (or the two-sample noise)...
+    "extra_ks": 0.05,
+    # ...Spearman correlation of a column with a core variable (stage, age, sex, 2-year death, treatments, cancer
+    # types, subtypes), floor of |real - synthetic| (or z SE, Fisher)...
+    "extra_association_abs": 0.05,
+    # ...Spearman correlation between two extra columns, floor (the copula's shrinkage costs 2% of each)...
+    "extra_correlation_abs": 0.10,
+    # ...a correlation being checked when at least this many real patients have both values
+    "extra_min_patients": 50,
 }
 """Thresholds of the checks; the comments say which direction each one goes."""
 
@@ -360,10 +374,69 @@ def build_checks(report: dict, rule: DisclosureRule | None = None) -> tuple[list
     return checks, notes
 
 
+def _extra_column_checks(section: dict, checks: list, notes: list, rule: DisclosureRule) -> None:
+    """The extra clinical columns (synth/report/extra_columns.py): present, as often empty, same values, same
+    relations with the core variables and between them."""
+    missing = section["missing_from_replica"]
+    checks.append(_check("extra_columns_present", len(missing), 0, "<=", not missing,
+                         f"real extra clinical columns absent from the replica (of {section['training_columns']})"
+                         + (f": {', '.join(missing[:10])}{'...' if len(missing) > 10 else ''}" if missing else "")))
+    if section["not_in_training"]:
+        notes.append(f"The replica has {len(section['not_in_training'])} extra column(s) the real data do not have "
+                     f"({', '.join(section['not_in_training'][:10])}); they are not compared.")
+    if not section["compared"]:
+        return
+
+    def worst_columns(key: str) -> str:
+        ranked = sorted((c for c in section["columns"] if c[key] is not None), key=lambda c: -c[key])[:3]
+        return ", ".join(c["name"] for c in ranked if c[key] > 1)
+
+    for name, part, key, what in (
+            ("extra_columns_missing", "missing", "missing_ratio",
+             f"share of patients with each extra column empty: largest |real - synthetic| as a fraction of its "
+             f"allowance max({THRESHOLDS['extra_missing_abs']:g}, z SE), z for the {section['compared']} columns"),
+            ("extra_columns_marginals", "marginals", "marginal_ratio",
+             f"recorded values of each extra column (KS distance of numbers, within max({THRESHOLDS['extra_ks']:g}, "
+             f"two-sample noise); share of each level, within max({THRESHOLDS['extra_share_abs']:g}, z SE)): "
+             "largest distance as a fraction of its allowance")):
+        worst = section[part]["worst_ratio"]
+        names = worst_columns(key)
+        _worst(name, worst, what + (f" (worst: {names})" if names else ""), checks)
+    a = section["associations"]
+    for name, key, checked, worst, targets in (
+            ("extra_columns_associations", "worst_association", a["checked"], a["worst_ratio"],
+             "stage, age, sex, death within 2 years, cancer types and subtypes"),
+            ("extra_columns_treatments", "worst_treatment_association", a["checked_treatments"],
+             a["worst_ratio_treatments"], "each treatment (these also follow the baseline model's age-treatment "
+                                          "links)")):
+        if not checked:
+            notes.append(f"Associations of the extra columns with {targets.split(' (')[0]} not checked: no column has "
+                         f"{THRESHOLDS['extra_min_patients']:g} real patients recorded and enough variation.")
+            continue
+        ranked = sorted((c for c in section["columns"] if c[key] and c[key]["ratio"] is not None),
+                        key=lambda c: -c[key]["ratio"])
+        names = ", ".join(f"{c['name']} ~ {c[key]['target']}" for c in ranked[:3] if c[key]["ratio"] > 1)
+        _worst(name, worst, f"Spearman correlation of each extra column with {targets}: largest |real - synthetic| "
+                            f"as a fraction of its allowance max({THRESHOLDS['extra_association_abs']:g}, z SE), z for "
+                            f"all {a['checked'] + a['checked_treatments']} correlations with "
+                            f"{THRESHOLDS['extra_min_patients']:g} real patients or more"
+                            + (f" (worst: {names})" if names else ""), checks)
+    c = section["correlations"]
+    if c["checked"]:
+        worst = c["largest_differences"][:1]
+        failing = worst and (worst[0]["ratio"] is None or worst[0]["ratio"] > 1)
+        names = f" (worst: {worst[0]['column_1']} ~ {worst[0]['column_2']})" if failing else ""
+        _worst("extra_columns_correlations", c["worst_ratio"],
+               f"Spearman correlation between two extra columns: largest |real - synthetic| as a fraction of its "
+               f"allowance max({THRESHOLDS['extra_correlation_abs']:g}, z SE), z for the {c['checked']} pairs with "
+               f"{THRESHOLDS['extra_min_patients']:g} real patients recorded on both" + names, checks)
+
+
 def _section_checks(sections: dict, checks: list, notes: list, rule: DisclosureRule) -> None:
-    """The checks of the clinical sections present: treatments by stage, claims, pathways, costs."""
+    """The checks of the clinical sections present: treatments by stage, claims, pathways, costs, and the extra
+    clinical columns of a wide patient table."""
     for name, add in (("treatments", _treatment_checks), ("claims", _claims_checks), ("pathways", _pathway_checks),
-                      ("costs", _cost_checks)):
+                      ("costs", _cost_checks), ("extra_columns", _extra_column_checks)):
         if name in sections:
             add(sections[name], checks, notes, rule)
 

@@ -23,6 +23,7 @@ from synth.report.survival import CLEAR_Z, term_label
 from synth.schema import TREATMENTS
 
 WEAKEST_PAIRS = 10
+WORST_EXTRA_COLUMNS = 15
 
 
 def _n(value, report: dict) -> str:
@@ -469,6 +470,51 @@ def _prediction(p: dict, report: dict) -> str:
           f"AUC ratio (TSTR / TRTR): <b>{_f(p['auc_ratio'])}</b>.</p>")
 
 
+def _extra_columns(section: dict, image: str, report: dict) -> str:
+    """The extra clinical columns of a wide patient table: counts, the worst columns, one figure (not 500 panels)."""
+    kinds = section["kinds"]
+
+    def association(c: dict) -> dict:
+        entries = [e for e in (c["worst_association"], c["worst_treatment_association"]) if e]
+        return max(entries, key=lambda e: e["ratio"] or 0) if entries else {}
+
+    def ratio(c: dict) -> float:
+        return max(c["missing_ratio"] or 0, c["marginal_ratio"] or 0, association(c).get("ratio") or 0)
+
+    worst = sorted(section["columns"], key=lambda c: -ratio(c))
+    rows = []
+    for c in worst[:WORST_EXTRA_COLUMNS]:
+        a = association(c)
+        rows.append([f"<code>{escape(c['name'])}</code>", escape(c["kind"]), _f(c["missing_real"], 3),
+                     _f(c["missing_synthetic"], 3),
+                     f"{escape(c['marginal_measure'] or '–')} {_f(c['marginal_distance'])}",
+                     escape(a.get("target", "–")), _f(a.get("real")), _f(a.get("synthetic")), _f(ratio(c))])
+    pairs = [[f"<code>{escape(p['column_1'])}</code> ~ <code>{escape(p['column_2'])}</code>", _f(p["real"]),
+              _f(p["synthetic"]), _f(p["ratio"])] for p in section["correlations"]["largest_differences"][:5]]
+    missing = section["missing_from_replica"]
+    return (
+        "<h2 id=\"extra-columns\">12. Extra clinical columns (wide patient table)</h2>"
+        f"<div class='explain'>Besides the fixed columns, the patients table holds {section['training_columns']} extra "
+        f"clinical columns from the cohort ({kinds['numerical']} numbers, {kinds['boolean']} yes/no, "
+        f"{kinds['categorical']} categories compared). They are summarised, not drawn one by one: how often each is "
+        "empty, its recorded values (KS distance for numbers, largest share difference of a level otherwise), its "
+        "Spearman correlation with stage, age, sex, death within 2 years, cancer type and subtype, and (checked "
+        "apart) with each treatment, and the correlations between extra columns. Each passes within its floor or "
+        "the noise of two samples of these sizes, all columns together (the ratio below is the distance over its "
+        "allowance: above 1 fails). "
+        f"Compared on {_n(section['rows_compared']['real'], report)} real patients and as many synthetic ones "
+        f"({_f(section['rows_compared']['pairs'])} for the correlations between columns).</div>"
+        + (f"<p class='fail'>Absent from the replica: {escape(', '.join(missing))}</p>" if missing else "")
+        + _img(image, "extra clinical columns")
+        + f"<h3>The {min(len(worst), WORST_EXTRA_COLUMNS)} columns furthest from the real data</h3>"
+        + _table(["column", "kind", "empty, real", "synthetic", "recorded values", "worst association with",
+                  "real", "synthetic", "ratio"], rows)
+        + f"<h3>Correlations between extra columns ({_f(section['correlations']['checked'])} pairs checked; largest "
+          f"difference {_f(section['correlations']['max_abs_diff'])}, mean "
+          f"{_f(section['correlations']['mean_abs_diff'])})</h3>"
+        + _table(["pair", "real", "synthetic", "ratio"], pairs))
+
+
 def render(report: dict, images: dict[str, str]) -> str:
     """The page for a report dict and its figures (base64 PNGs keyed by name)."""
     body = (_verdict(report) + _about(report) + _quality(report["sdv"]) + _distributions(report, images)
@@ -479,7 +525,9 @@ def render(report: dict, images: dict[str, str]) -> str:
             + _claims(report["claims"], images["claims"], report)
             + _pathways(report["pathways"], images["pathways"], report)
             + _costs(report["costs"], images["costs"], report)
-            + _prediction(report["prediction"], report))
+            + _prediction(report["prediction"], report)
+            + (_extra_columns(report["extra_columns"], images["extra_columns"], report)
+               if "extra_columns" in report else ""))
     return page("Utility report: synthetic replica",
                 "How useful is the synthetic dataset for oncology studies, compared with the real data it imitates? "
                 "(Harmonie)", body)

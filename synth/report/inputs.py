@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harmonie.errors import HarmonieError
-from synth.schema import PATIENT_ID, TABLES, TREATMENTS
+from synth.schema import PATIENT_ID, TABLES, TREATMENTS, extra_columns, extra_sdtypes, with_extra_dtypes
 
 BOOLEAN_COLUMNS = (*TREATMENTS, "death")
 CATEGORICAL_COLUMNS = ("sex", "departement", "cancer_type", "subtype", "death_cause", "main_diagnosis", "ghm",
@@ -68,7 +68,8 @@ def _normalise_column(values: pd.Series, column: str, where: str) -> pd.Series:
 
 
 def normalise_table(frame: object, table: str, side: str) -> pd.DataFrame:
-    """The schema columns of ``table`` with uniform types; errors name ``side`` (real, synthetic...)."""
+    """The schema columns of ``table`` with uniform types, and a patients table's extra clinical columns
+    (:func:`synth.schema.extra_columns`); errors name ``side`` (real, synthetic...)."""
     where = f"{side} table {table}"
     if not isinstance(frame, pd.DataFrame):
         raise HarmonieError(f"{where} is not a data frame (got {type(frame).__name__})")
@@ -79,6 +80,9 @@ def normalise_table(frame: object, table: str, side: str) -> pd.DataFrame:
     if frame.empty:
         raise HarmonieError(f"{where} is empty: there is nothing to compare")
     out = pd.DataFrame({c: _normalise_column(frame[c], c, where) for c in columns})
+    if table == "patients" and extra_columns(frame):  # a wide table's extra clinical columns, one dtype per kind
+        extras = frame[extra_columns(frame)].reset_index(drop=True)
+        out = pd.concat([out.reset_index(drop=True), with_extra_dtypes(extras, extra_sdtypes(extras))], axis=1)
     return out.reset_index(drop=True)
 
 

@@ -360,3 +360,31 @@ def costs(groups: list[dict]) -> str:
     fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return _png(fig)
+
+
+def extra_columns(section: dict) -> str:
+    """A wide table's extra columns in two panels: every correlation of an extra column with a core variable, real
+    (x) vs synthetic (y), survival ones apart; and each column's share of empty values, real vs synthetic."""
+    fig = Figure(figsize=(10, 4.4))
+    ax = fig.add_subplot(1, 2, 1)
+    a = section["associations"]
+    targets = section["targets"]
+    points = [(r, s, targets[k] == "death within 2 years") for row_r, row_s in zip(a["real"], a["synthetic"])
+              for k, (r, s) in enumerate(zip(row_r, row_s)) if r is not None and s is not None]
+    for survival, colour, label in ((False, "#999999", "stage, age, sex, treatments, cancer, subtype"),
+                                    (True, SYNTHETIC, "death within 2 years")):
+        xy = np.array([(r, s) for r, s, t in points if t == survival]).reshape(-1, 2)
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.5, color=colour, label=label)
+    ax.plot([-1, 1], [-1, 1], color="black", linewidth=0.8)
+    ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="real Spearman correlation", ylabel="synthetic")
+    ax.set_title("extra columns ~ core variables", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    ax = fig.add_subplot(1, 2, 2)
+    xy = np.array([(c["missing_real"], c["missing_synthetic"]) for c in section["columns"]
+                   if c["missing_real"] is not None]).reshape(-1, 2)
+    ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6, color=REAL)
+    ax.plot([0, 1], [0, 1], color="black", linewidth=0.8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="real share of empty values", ylabel="synthetic")
+    ax.set_title("sparsity of each extra column", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
