@@ -95,7 +95,9 @@ def instrument(command: click.Command, prefix: str = "") -> None:
         command.callback = audited(command.callback, name)
 
 
-def _assemble() -> click.Group:
+def app() -> click.Group:
+    """The whole ``harmonie`` command line as one click group, every command instrumented (audit trail): what
+    ``main`` runs, and what a test or an embedding program invokes (``CliRunner().invoke(app(), [...])``)."""
     from linkage.cli import commands as linkage_commands
     from privacy.cli import commands as privacy_commands
     from synth.cli import commands as synth_commands
@@ -108,7 +110,7 @@ def _assemble() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _assemble().main(args=argv, prog_name="harmonie")
+    app().main(args=argv, prog_name="harmonie")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import linked_extracts
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from linkage.datasets import make_population
 from linkage.datasets.params import PopulationParams
@@ -49,7 +49,7 @@ from synth.dataset import read_dataset, write_dataset
 SPEC_TEXT = example_eligibility_text().replace("bootstrap = 200", "bootstrap = 20")  # RMST interval: fewer replicates
 SPEC = parse_arm_spec(SPEC_TEXT)
 RULE = DisclosureRule()
-cli = _assemble()
+cli = app()
 
 
 def run(*args):

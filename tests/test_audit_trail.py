@@ -8,11 +8,11 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from privacy.audit.trail import append, verify
 
-cli = _assemble()
+cli = app()
 PASSPHRASE = "audit trail test passphrase"
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from linkage.bench import bench_linkage
 from linkage.cli import bench
 from linkage.datasets import make_population
@@ -35,7 +35,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cli():
-    group = _assemble()
+    group = app()
     group.add_command(bench)
     return group
 

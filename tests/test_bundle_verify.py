@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from privacy.release.bundle import verify_bundle, write_bundle
 from privacy.release.signing import fingerprint, public_pem, sign
@@ -159,7 +159,7 @@ def test_a_forged_re_signed_bundle_is_caught_only_by_pinning(bundle, pinned, tmp
 
 
 def test_cli_warns_loudly_without_a_pinned_key_and_fails_under_strict(bundle, pinned, tmp_path):
-    cli, runner = _assemble(), CliRunner()
+    cli, runner = app(), CliRunner()
     forged = _forge(bundle, tmp_path)
     unpinned = runner.invoke(cli, ["--quiet", "release", "verify", str(forged)])
     assert unpinned.exit_code == 0

@@ -4,10 +4,10 @@ import json
 
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from privacy.release.bundle import verify_bundle
 
-cli = _assemble()
+cli = app()
 
 # At 1,500 patients the risks cannot be measured precisely enough for the default policy (it
 # needs 1,000 training and 1,000 control patients), so this test opens the gate wide to

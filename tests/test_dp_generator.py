@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import linked_extracts
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError, InvalidParameter
 from linkage.datasets.reference import CANCER_SUBTYPES
 from synth import model_store
@@ -166,7 +166,7 @@ def test_a_bad_epsilon_is_refused(epsilon):
     (["--generator", "mst", "--epsilon", "3", "--study-start", "2030-01-01"], "must end after it starts"),
 ])
 def test_bad_privacy_options_are_one_line_errors(args, message, analytic, tmp_path):
-    result = CliRunner().invoke(_assemble(), ["--quiet", "synth", "fit", "--data", str(analytic_dir(tmp_path, analytic)),
+    result = CliRunner().invoke(app(), ["--quiet", "synth", "fit", "--data", str(analytic_dir(tmp_path, analytic)),
                                               "--out", str(tmp_path / "model"), *args])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from linkage.encoding import check_compatible, encode_holder, read_encoded
 from linkage.normalise import given_names, normalise_nir, parse_date, surname
@@ -84,7 +84,7 @@ def test_no_plaintext_identifier_reaches_the_encoded_file(tmp_path, population, 
 
 
 def test_same_inputs_and_key_give_byte_identical_files(tmp_path, files):
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
     save_key(KEY, tmp_path / "k.key", PASS, scrypt_n=2**12)
     digests = []
@@ -162,7 +162,7 @@ def test_rows_reconcile_and_rejects_say_why():
 
 
 def test_missing_columns_and_unreadable_inputs_are_one_line_errors(tmp_path, files):
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     (tmp_path / "spec.toml").write_text(example_spec_text("names"))
     save_key(KEY, tmp_path / "k.key", PASS, scrypt_n=2**12)
     pd.DataFrame({"cohort_id": ["1"], "sex": ["F"]}).to_parquet(tmp_path / "thin.parquet")

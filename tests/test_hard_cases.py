@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from linkage.evaluate import by_hard_case, evaluate_links, format_hard_cases, quality, truth_pairs
 
-cli = _assemble()
+cli = app()
 
 
 def run(*args):

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from harmonie.io import read_table
 from linkage.encoding.encoded_file import METADATA_KEY, read_encoded, write_encoded
 from linkage.spec import example_spec_text, parse_spec
 
-cli = _assemble()
+cli = app()
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PASSPHRASE = "hostile input test passphrase"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from privacy.keys import KeyFileError, LinkageKey, generate_key, load_key, save_key
 
 FAST = 2**12  # scrypt cost for tests; real key files use 2^17
@@ -81,7 +81,7 @@ def test_subkeys_are_hkdf_with_domain_separation():
 
 
 def test_cli_reads_the_passphrase_from_the_environment_never_from_argv(tmp_path, monkeypatch):
-    cli = _assemble()
+    cli = app()
     runner = CliRunner()
     assert "passphrase" not in " ".join(p.name or "" for p in cli.commands["keys"].commands["new"].params)
     monkeypatch.delenv("HARMONIE_KEY_PASSPHRASE", raising=False)
@@ -247,7 +247,7 @@ def test_the_passphrase_rule_accepts_ordinary_passphrases():
 
 
 def test_cli_states_the_passphrase_rule_in_help_and_error(tmp_path, monkeypatch):
-    cli, runner = _assemble(), CliRunner()
+    cli, runner = app(), CliRunner()
     rule = " ".join(PASSPHRASE_RULE.split())
     for path in (["keys", "new"], ["release", "keygen"]):
         help_text = runner.invoke(cli, [*path, "--help"]).output
@@ -290,7 +290,7 @@ def test_scrypt_cost_of_2_22_is_a_one_line_cli_error_not_a_memory_error(tmp_path
     (tmp_path / "t.key").write_text(json.dumps({**document, "kdf": {**document["kdf"], "n": 2**22}}))
     monkeypatch.setenv("HARMONIE_KEY_PASSPHRASE", PASS)
     started = time.perf_counter()
-    result = CliRunner().invoke(_assemble(), ["keys", "fingerprint", str(tmp_path / "t.key")])
+    result = CliRunner().invoke(app(), ["keys", "fingerprint", str(tmp_path / "t.key")])
     assert time.perf_counter() - started < 5.0
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "unsupported key-derivation parameters" in result.output and not isinstance(result.exception, MemoryError)
@@ -327,7 +327,7 @@ def _malformed(document: dict) -> list:
 
 def test_malformed_key_files_are_one_line_errors_naming_the_file(tmp_path, monkeypatch):
     document = _document(tmp_path)
-    cli, runner = _assemble(), CliRunner()
+    cli, runner = app(), CliRunner()
     monkeypatch.setenv("HARMONIE_KEY_PASSPHRASE", PASS)
     for label, content in _malformed(document):
         path = tmp_path / "t.key"

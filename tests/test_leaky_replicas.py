@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from privacy.release.gate import ReleaseRefused, release, secret_seed
 from privacy.release.policy import load_policy
@@ -230,7 +230,7 @@ def test_release_command_refuses_a_copy_of_control_with_exit_3(leaky, release_da
     folder, _ = leaky
     root = release_data[0]
     monkeypatch.setenv("HARMONIE_SIGNING_PASSPHRASE", PASSPHRASE)
-    cli = _assemble()
+    cli = app()
     assert CliRunner().invoke(cli, ["-q", "release", "keygen", "--out", str(tmp_path / "k")]).exit_code == 0
     result = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(folder / "control_patients_as_replica"),
                                       "--real", str(root / "train"), "--control", str(root / "control"),

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from linkage.blocking import PassReport, join_on_keys
 from linkage.compare import Comparison
 from linkage.decide import choose_threshold, one_to_one
@@ -143,7 +143,7 @@ def test_linkage_finds_nearly_all_true_pairs_one_to_one(encoded, population, tmp
 
 
 def test_link_refuses_mismatched_files_and_handles_empty_ones(encoded, tmp_path):
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     spec_path = tmp_path / "names.toml"
     spec_path.write_text(example_spec_text("names"))
     other = encode_holder(example_spec("names"), LinkageKey(bytes(32)), "snds",
@@ -177,7 +177,7 @@ def test_link_refuses_mismatched_files_and_handles_empty_ones(encoded, tmp_path)
 
 
 def test_link_and_evaluate_from_the_command_line(encoded, population, tmp_path):
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     (tmp_path / "spec.toml").write_text(example_spec_text("indirect"))
     result = runner.invoke(cli, ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"),
                                  "--left", str(encoded[("indirect", "cohort")][0]),
@@ -251,7 +251,7 @@ def test_a_saved_model_scores_new_runs_identically(encoded, tmp_path):
     again = link(example_spec("indirect"), encoded[("indirect", "cohort")][0], encoded[("indirect", "snds")][0],
                  model=FellegiSunter.load(tmp_path / "model.json"))
     assert again.links.equals(first.links)
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     (tmp_path / "spec.toml").write_text(example_spec_text("names"))
     result = runner.invoke(cli, ["--quiet", "link", "--spec", str(tmp_path / "spec.toml"),
                                  "--left", str(encoded[("names", "cohort")][0]),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from privacy.release.bundle import verify_bundle
 from privacy.release.gate import ReleaseRefused, assess, release
@@ -166,7 +166,7 @@ def test_gate_refuses_a_leaky_replica_and_writes_no_bundle(data, tmp_path):
 def test_release_command_line_refuses_with_exit_3_and_verifies(data, tmp_path, monkeypatch):
     root, train, _, _ = data
     monkeypatch.setenv("HARMONIE_SIGNING_PASSPHRASE", PASSPHRASE)
-    cli = _assemble()
+    cli = app()
     assert CliRunner().invoke(cli, ["-q", "release", "keygen", "--out", str(tmp_path / "k")]).exit_code == 0
     write_dataset(_resampled(train, 7), tmp_path / "leaky")
     refused = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(tmp_path / "leaky"), "--real",

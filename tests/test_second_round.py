@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from harmonie.errors import HarmonieError
 from linkage.encoding import encode_holder, write_encoded
 from linkage.encoding.pair_names import PAIR_BLOOM, PairAnswer, PairNameEncoder, PairQuery, encode_pairs
@@ -130,7 +130,7 @@ def test_the_second_round_fixes_namesakes_and_false_links_on_a_small_population(
 def test_a_query_with_unknown_ids_or_beyond_the_caps_is_refused_in_one_line(round_one, tmp_path):
     out, state = round_one
     query = PairQuery.load(out / "query.parquet")
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
 
     def answer(query_path, *extra, key="k.key"):
         return runner.invoke(cli, ["--quiet", "encode-pairs", "--spec", str(out / "spec.toml"),
@@ -174,7 +174,7 @@ def test_an_answer_from_another_key_or_to_another_query_is_refused_in_one_line(r
     # a holder with another secret answering (the query re-labelled with its fingerprint)
     forged = _answers(out, population, replace(query, key_fingerprint=OTHER_KEY.fingerprint), key=OTHER_KEY)
     smaller = replace(query, left_ids=query.left_ids[1:], right_ids=query.right_ids[1:])
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     cases = {"another key": [good[0], forged[1]],
              "another query": [good[0], _answers(out, population, smaller)[1]],
              "no answer from holder 'snds'": [good[0], good[0]]}
@@ -200,7 +200,7 @@ def test_an_answer_from_another_key_or_to_another_query_is_refused_in_one_line(r
 
 def test_the_cli_runs_both_rounds_end_to_end(round_one, tmp_path):
     out, state = round_one
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     env = {"HARMONIE_KEY_PASSPHRASE": PASS}
     result = runner.invoke(cli, ["--quiet", "query-pairs", "--spec", str(out / "spec.toml"),
                                  "--left", str(out / "cohort.encoded.parquet"),

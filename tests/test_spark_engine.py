@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding import encode_holder, read_encoded, write_encoded
 from linkage.engines import spark_available
@@ -148,7 +148,7 @@ def test_spark_engine_missing_pyspark_or_java_is_one_line(small, tmp_path, monke
     import shutil
 
     spec, spec_path, left, right = small["names"]
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
 
     def run(*extra):
         return runner.invoke(cli, ["--quiet", "link", "--spec", str(spec_path), "--left", str(left), "--right",
@@ -210,7 +210,7 @@ def test_spark_engine_gives_the_local_links_and_model(spark, small, local_runs):
 def test_link_command_on_spark_writes_what_the_local_engine_writes(spark, small, tmp_path):
     """The guarded indirect spec with wide and group event levels, from the command line: same files."""
     spec, spec_path, left, right = small["indirect"]
-    runner, cli = CliRunner(), _assemble()
+    runner, cli = CliRunner(), app()
     outputs = {}
     for engine in ("local", "spark"):
         extra = ["--engine", "spark", "--spark-master", "local[2]"] if engine == "spark" else []

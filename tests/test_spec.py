@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 from linkage.spec import EXAMPLES, SpecError, example_spec, example_spec_text, load_spec, parse_spec
 
 MINIMAL = """
@@ -63,10 +63,10 @@ def test_the_names_given_name_opt_in_switches_on_into_a_valid_spec():
 def test_spec_example_with_given_names_from_the_command_line(tmp_path):
     runner = CliRunner()
     out = tmp_path / "names.toml"
-    result = runner.invoke(_assemble(), ["spec", "example", "names", "--with-given-names", "--out", str(out)])
+    result = runner.invoke(app(), ["spec", "example", "names", "--with-given-names", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "first_name" in load_spec(out).encoded_columns()
-    refused = runner.invoke(_assemble(), ["spec", "example", "direct", "--with-given-names"])
+    refused = runner.invoke(app(), ["spec", "example", "direct", "--with-given-names"])
     assert refused.exit_code == 2 and "names example only" in refused.output
 
 
@@ -104,7 +104,7 @@ def test_bad_specs_are_one_line_errors(change, message):
 
 
 def test_cli_prints_examples_and_checks_specs(tmp_path):
-    cli, runner = _assemble(), CliRunner()
+    cli, runner = app(), CliRunner()
     result = runner.invoke(cli, ["spec", "example", "indirect"])
     assert result.exit_code == 0 and result.output == example_spec_text("indirect")
     runner.invoke(cli, ["spec", "example", "names", "--out", str(tmp_path / "s.toml")])

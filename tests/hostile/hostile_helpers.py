@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from harmonie.cli import _assemble
+from harmonie.cli import app
 
 PASSPHRASE = "hostile input suite passphrase"
 ENV = {"HARMONIE_KEY_PASSPHRASE": PASSPHRASE}
 MARKER = "DUPONT JEAN 1 56 03 75 123 456"  # a would-be identifier: must never reach an error or the audit trail
-cli = _assemble()
+cli = app()
 
 
 def run(*args, env: dict | None = None, log: Path | None = None):
