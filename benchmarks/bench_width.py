@@ -2,7 +2,7 @@
 
     .venv/bin/harmonie simulate --out W --cohort 20000 --snds 300000 --seed 0 --param clinical_variables.count=500
     .venv/bin/python benchmarks/bench_width.py --population W --widths 0,20,100,500 --work B [--risk] \\
-        [--sdv-baseline 20,100,500] [--redo report]
+        [--sdv-baseline 20,100,500] [--sdv-conditional 50] [--redo report]
 
 For each width w, the analytic dataset is built from the simulator's truth (a perfect linkage: this measures the
 generator) with the first w extra clinical columns of ``cohort_variables.parquet`` (variable k is the same in
@@ -18,7 +18,9 @@ survival), of EGFR with lung adenocarcinoma and of BRCA with triple-negative bre
 column too: one fit and one sample of the largest cancer x subtype x stage stratum (its real rows, the baseline
 columns plus w extra ones), and the estimate for all strata (x number of strata; the others are smaller, so
 this is an upper bound of the wall time, a fair order of magnitude). That design also draws the extra columns
-before survival, blind to it. Prints Markdown and writes benchmarks/results/width.json.
+before survival, blind to it. ``--sdv-conditional N`` times the other SDV route, a copula with the core inside
+sampled given each patient's own core (``sample_remaining_columns``), for N patients. Prints Markdown and
+writes benchmarks/results/width_<training patients>.json.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _sdv_baseline(train: Path, width: int, seed: int) -> dict:
     from synth.schema import extra_sdtypes
     from synth.strata import fit_strata
 
-    patients = read_dataset(train)["patients"]
+    patients = read_dataset(train, ("patients",))["patients"]
     groups = fit_strata(patients, GROUPS, MIN_PATIENTS_PER_GROUP)
     largest = groups.value_counts().sort_index().idxmax()
     extras = dict(list(extra_sdtypes(patients).items())[:width])
@@ -125,6 +127,33 @@ def _sdv_baseline(train: Path, width: int, seed: int) -> dict:
             "all_strata_estimate_seconds": round((fit_seconds + sample_seconds) * strata, 0)}
 
 
+def _sdv_conditional(train: Path, rows: int, seed: int) -> dict:
+    """The other SDV route to extra columns conditioned on each patient: one GaussianCopula of the largest stratum
+    learning age, follow-up, death and 20 extra numbers, then ``sample_remaining_columns`` given ``rows`` patients'
+    own age, follow-up and death (SDV samples per distinct condition, with rejection), timed."""
+    from synth.dataset import read_dataset
+    from synth.generators import GROUPS, MIN_PATIENTS_PER_GROUP, fit_synthesizer, single_table_synthesizer
+    from synth.schema import extra_sdtypes
+    from synth.sdv_support import quiet
+    from synth.strata import fit_strata
+
+    patients = read_dataset(train, ("patients",))["patients"]
+    groups = fit_strata(patients, GROUPS, MIN_PATIENTS_PER_GROUP)
+    numbers = [c for c, t in extra_sdtypes(patients).items() if t == "numerical"][:20]
+    frame = patients.loc[groups == groups.value_counts().sort_index().idxmax(),
+                         ["age_at_diagnosis", "followup_days", "death", *numbers]].reset_index(drop=True)
+    synthesizer = single_table_synthesizer({"age_at_diagnosis": "numerical", "followup_days": "numerical",
+                                            "death": "boolean", **{c: "numerical" for c in numbers}})
+    fit_synthesizer(synthesizer, frame, seed, "patients")
+    known = frame[["age_at_diagnosis", "followup_days", "death"]].iloc[:rows].reset_index(drop=True)
+    start = time.perf_counter()
+    with quiet():
+        synthesizer.sample_remaining_columns(known_columns=known, max_tries_per_batch=100)
+    seconds = time.perf_counter() - start
+    return {"patients_conditioned": rows, "training_rows": len(frame), "extra_columns": len(numbers),
+            "seconds": round(seconds, 1), "seconds_per_patient": round(seconds / rows, 2)}
+
+
 def _run(harmonie: str, arguments: list) -> tuple[dict, str]:
     m = measure([harmonie, *map(str, arguments)])
     if m.exit_code:
@@ -137,12 +166,11 @@ def run_width(population: Path, width: int, work: Path, *, control_fraction: flo
               redo: set[str]) -> dict:
     """Each step runs unless ``work/w<width>`` already holds its output and timing (then both are reused), or it is
     in ``redo``; a fit or sample run again makes every later step run again."""
-    from synth.dataset import read_dataset
-
     harmonie = str(Path(sys.executable).with_name("harmonie"))
     folder = work / f"w{width}"
-    if not (folder / "analytic" / "train").exists():
-        _analytic(population, width, control_fraction, seed, folder / "analytic")
+    if not (folder / "analytic" / "train").exists():  # in a child: the commands' peak RSS would otherwise start at
+        _in_child(_analytic, population, width, control_fraction, seed, folder / "analytic")  # ours (Linux keeps a
+        #                                                       forked child's ru_maxrss at least its parent's)
     saved = folder / "timings.json"
     timings = json.loads(saved.read_text()) if saved.exists() else {}
     train, control = folder / "analytic" / "train", folder / "analytic" / "control"
@@ -174,11 +202,24 @@ def run_width(population: Path, width: int, work: Path, *, control_fraction: flo
     result["fit_extra_columns_seconds"] = wide[0]["seconds"] if wide else 0.0
     wide = [s for s in result["sample"]["stages"] if "extra clinical columns" in s["stage"]]
     result["sample_extra_columns_seconds"] = wide[0]["seconds"] if wide else 0.0
-    real = read_dataset(folder / "analytic" / "train")["patients"]
-    synthetic = read_dataset(folder / "replica")["patients"]
-    result["patients"] = {"train": len(real), "replica": len(synthetic)}
-    result["relations"] = relations(real, synthetic)
+    result["patients"], result["relations"] = _in_child(_relations_of, folder)
     return result
+
+
+def _relations_of(folder: Path) -> tuple[dict, list[dict]]:
+    from synth.dataset import read_dataset
+
+    real = read_dataset(folder / "analytic" / "train", ("patients",))["patients"]
+    synthetic = read_dataset(folder / "replica", ("patients",))["patients"]
+    return {"train": len(real), "replica": len(synthetic)}, relations(real, synthetic)
+
+
+def _in_child(function, *arguments):
+    """``function(*arguments)`` in a fresh (spawned) process, so that this one stays small."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, arguments)
 
 
 def _markdown(results: list[dict], baselines: list[dict]) -> str:
@@ -219,6 +260,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="keep the analytic datasets, models and replicas here")
     parser.add_argument("--risk", action="store_true", help="also run `harmonie risk` on each replica")
     parser.add_argument("--sdv-baseline", default="", help="widths at which to time the per-stratum SDV copula")
+    parser.add_argument("--sdv-conditional", type=int, default=0,
+                        help="time SDV's conditional sampling of extra columns for this many patients")
     parser.add_argument("--redo", default="", help="steps to run again even when WORK holds them (fit, sample, "
                                                    "report, risk), comma-separated")
     args = parser.parse_args()
@@ -231,14 +274,20 @@ def main() -> int:
               flush=True)
     for width in (int(w) for w in args.sdv_baseline.split(",") if w):
         train = work / f"w{max(r['width'] for r in results)}" / "analytic" / "train"
-        baselines.append(_sdv_baseline(train, width, args.seed))
+        baselines.append(_in_child(_sdv_baseline, train, width, args.seed))
         print(json.dumps(baselines[-1]), flush=True)
+    conditional = None
+    if args.sdv_conditional:
+        train = work / f"w{max(r['width'] for r in results)}" / "analytic" / "train"
+        conditional = _in_child(_sdv_conditional, train, args.sdv_conditional, args.seed)
+        print(json.dumps(conditional), flush=True)
     print(_markdown(results, baselines))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     name = f"width_{results[0]['patients']['train'] if results else 0}.json"
     (out / name).write_text(json.dumps({"population": str(args.population), "results": results,
-                                        "sdv_baseline": baselines}, indent=2, default=str) + "\n")
+                                        "sdv_baseline": baselines, "sdv_conditional": conditional},
+                                       indent=2, default=str) + "\n")
     return 0
 
 
