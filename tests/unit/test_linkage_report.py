@@ -269,7 +269,7 @@ def test_the_passphrase_rule_is_in_the_readme_and_in_help():
 
     from privacy.keys import PASSPHRASE_RULE
 
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
     assert " ".join(PASSPHRASE_RULE.split()) in readme
     assert "12 characters" in " ".join(run("keys", "new", "--help").output.split())
 

@@ -3,7 +3,7 @@
 A DP fit takes ~30 s here whatever the data size (private-pgm's estimation: thousands of small JAX
 steps), so the default run fits one whole replica model at a small budget (epsilon 0.5); the comparison
 with a large budget (epsilon 200) needs a second fit and is marked slow:
-``pytest -m slow tests/test_dp_generator.py``.
+``pytest -m slow tests/unit/test_dp_generator.py``.
 """
 
 from __future__ import annotations
