@@ -49,6 +49,39 @@ def _model_key(tmp_path_factory):
                                            "model.key")
 
 
+# A release policy for the tests of what a release *is* (stages run, bundle written, signed, verified): every
+# sampled risk limit lifted and the fewest attacks the policy accepts, decided on the estimates. The full-set copy
+# screen keeps its defaults, so real people are still refused. The risk measures themselves are tested, with the
+# default policy and fixed seeds, in e2e/test_release.py, e2e/test_leaky_replicas.py and unit/test_membership.py.
+OPEN_GATE = """\
+[decisions]
+use_upper_ci = false
+[anonymeter]
+singling_out = 1.0
+linkability = 1.0
+inference = 1.0
+[distances]
+max_dcr_share_closer_to_train = 1.0
+[uniqueness]
+max_replicated_uniques_excess = 1.0
+[membership]
+cell_frequency_auc = 1.0
+density_ratio_auc = 1.0
+nearest_neighbour_auc = 1.0
+[measurement]
+min_patients = 100
+n_attacks = 100
+attack_targets = 200
+"""
+
+
+def open_gate(folder: Path) -> Path:
+    """:data:`OPEN_GATE` written as ``folder/open_gate.toml``."""
+    path = folder / "open_gate.toml"
+    path.write_text(OPEN_GATE)
+    return path
+
+
 @pytest.fixture(scope="session")
 def population():
     """A small default population shared by read-only tests."""

@@ -7,28 +7,13 @@ from click.testing import CliRunner
 from harmonie.cli import app
 from privacy.release.bundle import verify_bundle
 
+from conftest import open_gate
+
 cli = app()
 
 # At 1,500 patients the risks cannot be measured precisely enough for the default policy (it
-# needs 1,000 training and 1,000 control patients), so this test opens the gate wide to
-# exercise the release path; the default policy's refusal is checked below.
-PERMISSIVE = """
-[anonymeter]
-singling_out = 1.0
-linkability = 1.0
-inference = 1.0
-[distances]
-max_dcr_share_closer_to_train = 1.0
-[uniqueness]
-max_replicated_uniques_excess = 1.0
-[membership]
-cell_frequency_auc = 1.0
-density_ratio_auc = 1.0
-nearest_neighbour_auc = 1.0
-[measurement]
-min_patients = 100
-n_attacks = 300
-"""
+# needs 1,000 training and 1,000 control patients), so this test opens the gate to exercise the
+# release path; the default policy's refusal is checked below.
 
 
 def run(*args):
@@ -36,8 +21,7 @@ def run(*args):
 
 
 def test_demo_runs_every_stage_by_party_and_its_bundle_verifies(tmp_path):
-    policy = tmp_path / "permissive.toml"
-    policy.write_text(PERMISSIVE)
+    policy = open_gate(tmp_path)
     out = tmp_path / "demo"
     result = run("demo", "--out", str(out), "--scale", "tiny", "--policy", str(policy))
     assert result.exit_code == 0, result.output

@@ -18,39 +18,16 @@ from privacy.release.policy import load_policy, measure_checks
 from privacy.release.signing import new_signing_key
 from synth.dataset import write_dataset
 
+from conftest import open_gate
+
 PASSPHRASE = "release signing passphrase for tests"
 POLICY, _ = load_policy(None)
 # The full-set copy screen refuses any replica holding real patients before the sampled measures run; to
 # show that the sampled measures can fail by themselves, some tests lift its limits.
-# Replicas made of real rows fail the sampled measures by far: a fifth of the default attacks shows it.
+# Replicas made of real rows fail the sampled measures by far: a twelfth of the default attacks shows it.
 NO_SCREEN = {**POLICY, "copies": {**POLICY["copies"], **{k: 10 ** 9 for k in POLICY["copies"] if k.startswith("max_")}},
-             "measurement": {**POLICY["measurement"], "n_attacks": 1000, "attack_targets": 1500}}
+             "measurement": {**POLICY["measurement"], "n_attacks": 400, "attack_targets": 600}}
 ON_ESTIMATE = {**POLICY, "decisions": {"use_upper_ci": False}}
-# The genuine copula replica echoes its training patients' départements (cell-frequency membership AUC ~0.58 at this
-# size, #15 item 3) and some of its intervals cross their limits at ~2,500 control patients, so the default policy
-# refuses it; the tests of the bundle itself release it under a policy that says so. With 1,000 attacks the
-# multivariate singling-out estimate of this replica varies with the release's secret seed (a fresh signing key per
-# test) and once came out 0.0617 against the 0.05 limit, so these tests set it at 0.10: they test the bundle, not
-# the risk measures (tested above and in test_leaky_replicas.py with fixed seeds).
-RELEASABLE = """\
-[decisions]
-use_upper_ci = false
-[membership]
-cell_frequency_auc = 1.0
-[anonymeter]
-singling_out = 0.10
-[measurement]
-n_attacks = 1000
-attack_targets = 1500
-"""  # (and the tests of the bundle need no more attacks than this to decide on the estimates)
-
-
-def _releasable(tmp_path):
-    path = tmp_path / "releasable.toml"
-    path.write_text(RELEASABLE)
-    return path
-
-
 @pytest.fixture(scope="module")
 def data(release_data):
     return release_data
@@ -121,7 +98,7 @@ def test_release_bundle_verifies_and_any_change_is_detected(data, tmp_path, monk
     key = load_signing_key(tmp_path / "signer", PASSPHRASE)
     bundle = tmp_path / "bundle"
     manifest = release(root / "replica", root / "train", root / "control", bundle, signing_key=key,
-                       policy_path=_releasable(tmp_path))
+                       policy_path=open_gate(tmp_path))
     assert manifest["verdict"] == "released"
     assert {"synthetic/patients.parquet", "utility/utility.html", "risk/risk.html", "risk/risk.json",
             "policy.toml"} <= set(verify_bundle(bundle, pub)["files"])
@@ -172,7 +149,8 @@ def test_release_command_line_refuses_with_exit_3_and_verifies(data, tmp_path, m
     refused = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(tmp_path / "leaky"), "--real",
                                        str(root / "train"), "--control", str(root / "control"), "--signing-key",
                                        str(tmp_path / "k"), "--out", str(tmp_path / "b")])
-    assert refused.exit_code == 3 and "exact_copies" in refused.output and not (tmp_path / "b").exists()
+    assert refused.exit_code == 3 and "exact_copies" in refused.output
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["refused"]  # its reports only, no bundle (#21)
     missing = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(tmp_path / "leaky")])
     assert missing.exit_code == 2 and "missing option(s) --real" in missing.output
 
@@ -225,7 +203,7 @@ def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_aft
     # the checks before remediation are those a release without --remediate would refuse on (same seed, same
     # assessment), so this one release shows both the refusal and the remediation
     manifest = release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "bundle", signing_key=key,
-                       remediate=True, policy_path=_releasable(tmp_path))
+                       remediate=True, policy_path=open_gate(tmp_path))
     counts = manifest["remediation"]
     assert counts["dropped_copies"] + counts["dropped_replicated_uniques"] >= len(ids)
     assert counts["patients_out"] == counts["patients_in"] - counts["dropped_copies"] - counts[
