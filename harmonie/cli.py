@@ -15,6 +15,7 @@ import click
 from harmonie import __version__
 from harmonie.demo import DEFAULT_SIZES, SCENARIOS
 from harmonie.errors import HarmonieError
+from harmonie.output_flag import overwrite_option
 
 
 class HarmonieGroup(click.Group):
@@ -46,7 +47,11 @@ class HarmonieGroup(click.Group):
 @click.option("--audit-log", type=click.Path(dir_okay=False), default=None, envvar="HARMONIE_AUDIT_LOG",
               help="Audit trail to append to [default: $HARMONIE_AUDIT_LOG, else ~/.local/state/harmonie/audit.jsonl].")
 def root(quiet: bool, audit_log: str | None) -> None:
-    """Harmonie: privacy-preserving record linkage and synthetic data for oncology real-world data."""
+    """Harmonie: privacy-preserving record linkage and synthetic data for oncology real-world data.
+
+    Outputs: every command refuses a non-empty output folder (or an existing output file)
+    unless given --overwrite, which replaces the old output whole (nothing of it remains).
+    """
     from harmonie import progress
     from privacy.audit import trail
 
@@ -63,7 +68,7 @@ def root(quiet: bool, audit_log: str | None) -> None:
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="indirect", show_default=True,
               help="Which linkage spec the holders use.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty output folder.")
+@overwrite_option()
 @click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Release policy for the gate (default: the built-in one).")
 def demo(out_dir: Path, scale: str, scenario: str, seed: int, overwrite: bool, policy: Path | None) -> None:

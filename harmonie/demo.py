@@ -40,12 +40,17 @@ REPORT_LINKS = {"linkage_unit/run": {"demo report": "../../report.html",
 DEMO_STEPS = 13
 
 
-def _prepare(out_dir: Path, overwrite: bool) -> dict[str, Path]:
-    from harmonie.io import ensure_output_dir
+_DEMO_KEYS = ("holder_cohort/linkage.key", "holder_snds/linkage.key", "data_team/release_signing.key")
 
+
+def _prepare(out_dir: Path, overwrite: bool, policy: str | Path | None = None) -> dict[str, Path]:
+    """The output policy of every command (:mod:`harmonie.output_set`): OUT absent or empty, or ``overwrite``;
+    then the previous demo is removed whole before this one starts (nothing of it remains)."""
+    from harmonie.io import ensure_output_dir
+    from harmonie.output_set import check_output_folder
+
+    check_output_folder(out_dir, overwrite=overwrite, inputs={"--policy": policy}, own_keys=_DEMO_KEYS)
     if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise HarmonieError(f"output folder {out_dir} is not empty; pass --overwrite to replace its contents")
         shutil.rmtree(out_dir)
     ensure_output_dir(out_dir)
     return {name: ensure_output_dir(out_dir / name) for name in PARTIES}
@@ -151,7 +156,6 @@ def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
     from harmonie.io import read_table, write_parquet
     from privacy.release.gate import ReleaseRefused, release
     from privacy.release.signing import load_signing_key, new_signing_key
-    from privacy.risk.report import write_risk_report
     from synth.analytic import build_analytic
     from synth.cli import lineage_of
     from synth.dataset import write_dataset
@@ -206,14 +210,12 @@ def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:
         return {"released": True, "bundle": bundle, "reports": bundle, "manifest": manifest,
                 "analytic": analytic.summary}
     except ReleaseRefused as refused:
+        from privacy.release.gate import write_refusal
         from privacy.release.policy import load_policy
-        from synth.report import build_utility_report
 
-        applied = load_policy(policy)[0]
-        write_risk_report(refused.risk, refused.checks, applied, team / "refused" / "risk")
-        with stage("utility report of the refused replica"):
-            build_utility_report(analytic.train, replica, team / "refused" / "utility", control=analytic.control,
-                                 seed=seed, min_cell=applied["disclosure"]["min_cell"])
+        # what `harmonie release` writes to OUT/refused/: risk and utility reports, what would change the verdict
+        write_refusal(team / "refused", refused, policy=load_policy(policy)[0], real=analytic.train,
+                      synthetic=replica, control=analytic.control, seed=seed)
         report(f"release gate: REFUSED ({refused}); reports in {team / 'refused'}")
         return {"released": False, "refusal": str(refused), "analytic": analytic.summary,
                 "reports": team / "refused"}
@@ -240,7 +242,7 @@ def run_demo(out_dir: str | Path, *, scale: str = "small", scenario: str = "indi
     if scenario not in SCENARIOS:
         raise HarmonieError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
     out = Path(out_dir)
-    parties = _prepare(out, overwrite)
+    parties = _prepare(out, overwrite, policy)
     report = _numbered(report, DEMO_STEPS - (policy is not None))
     n_cohort, n_snds = DEFAULT_SIZES[scale]
     result = _link_stage(parties, scenario, n_cohort, n_snds, seed, report)

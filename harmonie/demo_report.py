@@ -17,8 +17,9 @@ from html import escape
 from pathlib import Path
 
 from harmonie.io import write_text
-from harmonie.report_html import fmt, img, page, passed, table
+from harmonie.report_html import fmt, img, page, passed, relink, table
 from privacy.disclosure import DisclosureRule
+from privacy.release.bundle import MANIFEST
 
 # not linkage_unit/run/waterfall.png: it explains single pairs, i.e. shows single patients' records
 _LINKAGE_FIGURES = (("linkage_unit/run/match_weight_histogram.png", "match weights of candidate pairs"),
@@ -72,25 +73,31 @@ def _analytic(summary: dict, rule: DisclosureRule) -> str:
 
 def _rule(reports: Path) -> DisclosureRule:
     """The rule the utility report was written with (the release policy's), the default for an older report."""
+    if not (reports / "utility" / "utility.json").is_file():  # a refused replica that copied real patients
+        return DisclosureRule()
     document = json.loads((reports / "utility" / "utility.json").read_text())
     if "disclosure" not in document:
         return DisclosureRule()
     return DisclosureRule(min_cell=document["disclosure"]["min_cell"])
 
 
-def _utility(reports: Path) -> str:
+def _utility(out: Path, reports: Path) -> str:
+    if not (reports / "utility" / "utility.json").is_file():
+        return ("<h2 id='utility'>3. Synthetic replica: utility — not reported</h2><p>The release gate's screen "
+                "found replica patients copying real patients: a utility report would show their values, so the "
+                "refusal wrote none (see the risk report).</p>")
     document = json.loads((reports / "utility" / "utility.json").read_text())
     figures = reports / "utility" / "figures"
     return (f"<h2 id='utility'>3. Synthetic replica: utility — {escape(document['verdict'])}</h2>"
             "<div class='explain'>The replica is compared with the real training data on what oncology studies look "
             "at: survival by cancer type, the effect of stage and age on survival, each variable and the relations "
             "between them, and a prediction trained on synthetic data and tested on real control patients. Full "
-            f"report: <code>{escape(str(reports / 'utility' / 'utility.html'))}</code>.</div>"
+            f"report: {_report_link(out, reports / 'utility' / 'utility.html')}.</div>"
             + _checks_table(document["checks"])
             + "".join(_figure(figures / name, alt) for name, alt in _UTILITY_FIGURES))
 
 
-def _risk(reports: Path, released: dict) -> str:
+def _risk(out: Path, reports: Path, released: dict) -> str:
     document = json.loads((reports / "risk" / "risk.json").read_text())
     verdict = ("released: a signed bundle was written" if released["released"] else
                f"refused: {escape(released['refusal'])}")
@@ -99,7 +106,7 @@ def _risk(reports: Path, released: dict) -> str:
     return (f"<h2 id='risk'>4. Re-identification risk and the release gate — {verdict}</h2>"
             "<div class='explain'>Anonymeter's singling-out, linkability and inference attacks, distances to the "
             "closest real record and replicated uniques, each compared with the release policy. Full report: "
-            f"<code>{escape(str(reports / 'risk' / 'risk.html'))}</code>.</div>"
+            f"{_report_link(out, reports / 'risk' / 'risk.html')}.</div>"
             + _checks_table(document["checks"]) + verify)
 
 
@@ -112,19 +119,37 @@ def _parties(out: Path) -> str:
             "linkage unit.</p>" + table(["party", "holds"], rows))
 
 
-def _contents(out: Path, reports: Path) -> str:
-    """Table of contents, and links to the other pages of the run (those that exist), relative to ``out``."""
+def demo_pages(out: Path, reports: Path) -> list[tuple[str, Path]]:
+    """Every report page of a demo run: (title, path); ``reports``: the folder holding utility/ and risk/
+    (the release bundle, or data_team/refused)."""
+    return [("demo report", out / "report.html"), ("linkage report", out / "linkage_unit" / "run" / "report.html"),
+            ("linkage report with the truth", out / "evaluator" / "report.html"),
+            ("utility report", reports / "utility" / "utility.html"), ("risk report", reports / "risk" / "risk.html")]
+
+
+def link_demo_pages(out: Path, reports: Path) -> list[Path]:
+    """Link the demo's pages written before the demo report (the linkage reports, and the utility and risk
+    reports of a refused replica) to every page of the run that exists; returns the pages relinked.
+    The reports inside a signed release bundle are left as signed: they link to each other only (a bundle
+    travels alone)."""
+    pages = demo_pages(out, reports)
+    signed = (reports / MANIFEST).is_file()
+    relinked = []
+    for title, path in pages[1:]:
+        if signed and reports.resolve() in path.resolve().parents:
+            continue
+        if relink(path, pages):
+            relinked.append(path)
+    return relinked
+
+
+def _report_link(out: Path, path: Path) -> str:
+    """A relative link to a full report from the demo report, or its path where it does not exist."""
     import os
 
-    sections = (("linkage", "1. Linkage"), ("analytic", "2. Analytic dataset"), ("utility", "3. Utility"),
-                ("risk", "4. Risk and the gate"), ("parties", "Who holds what"))
-    pages = (("linkage report", out / "linkage_unit" / "run" / "report.html"),
-             ("linkage report with the truth", out / "evaluator" / "report.html"),
-             ("utility report", reports / "utility" / "utility.html"), ("risk report", reports / "risk" / "risk.html"))
-    links = " | ".join(f"<a href='{escape(os.path.relpath(path, out))}'>{escape(title)}</a>"
-                       for title, path in pages if path.is_file())
-    return ("<nav class='note'><b>Contents</b>: " + " ".join(f"<a href='#{k}'>{escape(t)}</a>" for k, t in sections)
-            + (f"<br><b>Other reports</b>: {links}" if links else "") + "</nav>")
+    if not path.is_file():
+        return f"<code>{escape(str(path))}</code>"
+    return f"<a href='{escape(Path(os.path.relpath(path, out)).as_posix())}'>{escape(path.name)}</a>"
 
 
 def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> Path:
@@ -137,7 +162,11 @@ def write_demo_report(out: Path, result: dict, *, scale: str, scenario: str) -> 
            f"{result['population']['cohort_patients']:,} cohort patients and "
            f"{result['population']['snds_beneficiaries']:,} SNDS beneficiary ids, simulated.</p></div>")
     rule = _rule(released["reports"])
-    body = (box + _contents(out, released["reports"]) + _linkage(out, result) + _analytic(released["analytic"], rule) + _utility(released["reports"])
-            + _risk(released["reports"], released) + _parties(out))
-    return write_text(page("Harmonie demo report", "Simulated cohort ↔ SNDS linkage, synthetic replica and its "
-                           "release, end to end (Harmonie).", body), out / "report.html")
+    reports = released["reports"]
+    body = (box + _linkage(out, result) + _analytic(released["analytic"], rule) + _utility(out, reports)
+            + _risk(out, reports, released) + _parties(out))
+    written = write_text(page("Harmonie demo report", "Simulated cohort ↔ SNDS linkage, synthetic replica and its "
+                              "release, end to end (Harmonie).", body, here=out / "report.html",
+                              pages=demo_pages(out, reports)), out / "report.html")
+    link_demo_pages(out, reports)
+    return written

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from harmonie.output_flag import OVERWRITE_FILE_HELP, overwrite_option
+
 FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
 MAX_COHORT, MAX_SNDS = 2_000_000, 30_000_000  # ten times the Harmonie scale (193,000 x 3,000,000)
@@ -47,9 +49,10 @@ class Probability(click.FloatRange):
 @click.option("--years", "years_text", metavar="FIRST-LAST",
               help="With --cohorts: yearly extractions, e.g. 2025-2030, one folder per year (sizes are the last "
                    "year's) [default: one extraction, at the last diagnosis year].")
+@overwrite_option()
 def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, seed: int, params: tuple[str, ...],
              preset: str, list_params: bool, as_json: bool, cohorts_text: str | None = None,
-             years_text: str | None = None) -> None:
+             years_text: str | None = None, overwrite: bool = False) -> None:
     """Simulate a French cohort <-> SNDS population with ground truth, as Parquet files.
 
     Writes the cohort holder's patients and stays, the SNDS holder's beneficiaries, stays
@@ -81,13 +84,14 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
         if n_cohort is not None:
             raise click.UsageError("give --cohort (one cohort) or --cohorts (several programmes), not both")
         _simulate_cohorts(out_dir, cohorts_text, years_text, n_snds, seed, with_overrides(preset_params(preset),
-                                                                                       list(params)), as_json)
+                                                                                       list(params)), as_json,
+                          overwrite)
         return
     from harmonie.output_set import OutputFolder
     from linkage.datasets import make_population, population_summary
     from linkage.datasets.summary import render_summary
 
-    with OutputFolder(out_dir, "simulate") as staging:  # locked and checked before simulating, not after
+    with OutputFolder(out_dir, "simulate", overwrite=overwrite) as staging:  # checked before simulating, not after
         population = make_population(n_cohort, n_snds, seed=seed,
                                      params=with_overrides(preset_params(preset), list(params)))
         population.write(staging)
@@ -101,7 +105,7 @@ def simulate(out_dir: Path | None, n_cohort: int | None, n_snds: int | None, see
 
 
 def _simulate_cohorts(out_dir: Path, cohorts_text: str, years_text: str | None, n_snds: int | None, seed: int,
-                      params, as_json: bool) -> None:
+                      params, as_json: bool, overwrite: bool = False) -> None:
     """``simulate --cohorts``: several programmes (and yearly extractions) into OUT, as one output set."""
     from harmonie.output_set import OutputFolder
     from linkage.datasets.cohorts import parse_cohorts, parse_years
@@ -112,7 +116,7 @@ def _simulate_cohorts(out_dir: Path, cohorts_text: str, years_text: str | None, 
     if sum(p.n_patients for p in programmes) > MAX_COHORT or (n_snds or 0) > MAX_SNDS:
         raise click.UsageError(f"--cohorts add up to at most {MAX_COHORT:,} patients and --snds is at most "
                                f"{MAX_SNDS:,} (ten times the Harmonie scale)")
-    with OutputFolder(out_dir, "simulate") as staging:
+    with OutputFolder(out_dir, "simulate", overwrite=overwrite) as staging:
         warehouse = make_warehouse(programmes, n_snds, seed=seed, params=params, years=years)
         warehouse.write(staging)
     if as_json:
@@ -135,9 +139,11 @@ def spec() -> None:
 @click.option("--with-given-names", is_flag=True,
               help="names only: switch on the opt-in given-name fields. The linkage unit can then name the "
                    "commonest given names of ~7-11% of records (see the spec's comments).")
-def spec_example(name: str, out_path: Path | None, with_given_names: bool) -> None:
+@overwrite_option(OVERWRITE_FILE_HELP)
+def spec_example(name: str, out_path: Path | None, with_given_names: bool, overwrite: bool = False) -> None:
     """Print (or write) the example spec of a scenario: direct, names or indirect."""
     from harmonie.io import write_text
+    from harmonie.output_set import check_output_file
     from linkage.spec import example_spec_text
     from linkage.spec import with_given_names as switch_on
 
@@ -149,6 +155,7 @@ def spec_example(name: str, out_path: Path | None, with_given_names: bool) -> No
     if out_path is None:
         click.echo(text, nl=False)
     else:
+        check_output_file(out_path, overwrite=overwrite)
         write_text(text, out_path)
         click.echo(f"wrote {out_path}")
 
@@ -252,9 +259,11 @@ def _guess_holder(parsed, columns: list[str]) -> str:
               help="Rows that could not be encoded, with a reason each [default: next to the crosswalk].")
 @click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
               help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
+@overwrite_option("Replace existing output files (--out, --crosswalk, --rejects) together; without it any of them "
+                  "existing is refused (never a key file).")
 def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | None, holder: str | None,
            out_path: Path, crosswalk_path: Path, rejects_path: Path | None, text_encoding: str,
-           finess_map_path: Path | None = None) -> None:
+           finess_map_path: Path | None = None, overwrite: bool = False) -> None:
     """Encode a holder's records for the linkage unit: keyed tokens and Bloom filters only.
 
     Writes the encoded file (no plaintext identifier, no local id), the crosswalk and the
@@ -262,7 +271,7 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     """
     from harmonie.errors import HarmonieError
     from harmonie.io import ID, SUPPORTED_DATE, TEXT, check_distinct_paths, column_names, read_table, write_parquet
-    from harmonie.output_set import locked
+    from harmonie.output_set import check_output_file, locked
     from linkage.encoding import encode_holder, write_encoded
     from linkage.encoding.events import load_finess_map
     from linkage.encoding.holder import required_columns
@@ -274,6 +283,8 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     check_distinct_paths({"--out": out_path, "--crosswalk": crosswalk_path, "--rejects": rejects_path},
                          {"--in": in_path, "--stays": stays_path, "--spec": spec_file, "--key": key_file,
                           "--finess-map": finess_map_path})
+    for option, path in (("--out", out_path), ("--crosswalk", crosswalk_path), ("--rejects", rejects_path)):
+        check_output_file(path, overwrite=overwrite, option=option)  # all three, before any work
     parsed = load_spec(spec_file)
     if not in_path.is_file():
         raise HarmonieError(f"input file {in_path} not found")
@@ -319,6 +330,27 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
     click.echo(f"wrote {out_path} (for the linkage unit), {crosswalk_path} (keep it)")
 
 
+def engine_options(command):
+    """``--engine`` and ``--spark-master``, for the commands that link (``link``, ``link-all``)."""
+    command = click.option("--spark-master", metavar="URL",
+                           help="Spark master for --engine spark: local[2], spark://host:7077, yarn, k8s://... "
+                                "[default: spark-submit's, else local[*]].")(command)
+    return click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+                        help="Run the plan in this process, or on Apache Spark (pip install 'harmonie[spark]', "
+                             "Java 17): same links and model.")(command)
+
+
+def check_engine(engine: str, spark_master: str | None) -> None:
+    """Before any work: --spark-master only with --engine spark, and Spark usable (a missing extra or Java is
+    one line)."""
+    if spark_master and engine != "spark":
+        raise click.UsageError("--spark-master goes with --engine spark")
+    if engine == "spark":
+        from linkage.engines import require_spark
+
+        require_spark()
+
+
 @click.command()
 @click.option("--spec", "spec_file", required=True, type=FILE,
               help="The linkage spec both files were encoded with.")
@@ -336,33 +368,26 @@ def encode(spec_file: Path, key_file: Path, in_path: Path, stays_path: Path | No
               help="Also write every candidate pair (candidates.parquet) so `evaluate` can measure the blocking.")
 @click.option("--model", "model_path", type=FILE,
               help="Score with a saved model.json instead of fitting one (weights comparable between runs).")
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="Run the plan in this process, or on Apache Spark (pip install 'harmonie[spark]', Java 17): "
-                   "same links and model.")
-@click.option("--spark-master", metavar="URL",
-              help="Spark master for --engine spark: local[2], spark://host:7077, yarn, k8s://... "
-                   "[default: spark-submit's, else local[*]].")
+@engine_options
+@overwrite_option()
 def link(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, threshold: float | None,
          no_charts: bool, keep_candidates: bool, model_path: Path | None, engine: str = "local",
-         spark_master: str | None = None) -> None:
+         spark_master: str | None = None, overwrite: bool = False) -> None:
     """Link two encoded files (run by the linkage unit; reads encoded files only)."""
-    from harmonie.output_set import OutputFolder
+    from harmonie.output_set import OutputFolder, check_output_folder
     from linkage.link import link as run_link
     from linkage.link import write_link_outputs
     from linkage.model import load_model
     from linkage.spec import load_spec
     from privacy.audit.trail import note
 
-    if spark_master and engine != "spark":
-        raise click.UsageError("--spark-master goes with --engine spark")
-    if engine == "spark":
-        from linkage.engines import require_spark
-
-        require_spark()  # before any work: a missing extra or Java is one line
+    check_engine(engine, spark_master)
+    inputs = {"--spec": spec_file, "--left": left_path, "--right": right_path, "--model": model_path}
+    check_output_folder(out_dir, overwrite=overwrite, inputs=inputs)  # before reading anything
     parsed = load_spec(spec_file)
     check_encoded_inputs(parsed, left_path, right_path)
     model = load_model(model_path) if model_path else None
-    with OutputFolder(out_dir, "link", inputs=[left_path, right_path, model_path]) as staging:
+    with OutputFolder(out_dir, "link", inputs=inputs, overwrite=overwrite) as staging:
         if engine == "spark":
             from linkage.engines.spark import link_spark, write_spark_outputs
 
@@ -455,11 +480,20 @@ def check_truth_inputs(truth, crosswalks, summary_path: Path, truth_path: Path) 
                    "[default: hard_cases.parquet next to the truth, if there].")
 @click.option("--out", "out_dir", type=DIRECTORY,
               help="Folder for evaluation.json, precision_recall.png and report.html (the linkage report with the "
-                   "truth) [default: next to the links].")
+                   "truth) [default: the link run's folder, beside the links].")
+@overwrite_option("Replace an earlier evaluation: in the link run's folder its files only (evaluation.json, "
+                  "precision_recall.png, report.html), another --out folder whole. Without it an earlier "
+                  "evaluation, or a non-empty other --out, is refused.")
 def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_crosswalk: Path,
-             duplicates_path: Path | None, hard_cases_path: Path | None, out_dir: Path | None) -> None:
+             duplicates_path: Path | None, hard_cases_path: Path | None, out_dir: Path | None,
+             overwrite: bool = False) -> None:
     """Measure links against ground truth: precision, recall, F1, blocking reduction ratio,
-    and recall and false links by hard case (married name, moved, twin, NIR...)."""
+    and recall and false links by hard case (married name, moved, twin, NIR...).
+
+    Into the link run's folder (the default) it adds its own files and rewrites the run's
+    report.html with the truth (the link run's manifest then lists the enriched page); an
+    earlier evaluation there is refused unless --overwrite. Another --out must be empty.
+    """
     from harmonie.io import read_table
     from harmonie.output_set import OutputFolder, check_output_set
     from linkage.evaluate import evaluate_links, format_hard_cases
@@ -473,12 +507,18 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
 
     report_files = [links_path.with_name(DATA_FILE), links_path.with_name(PAIRS_FILE)]
     check_output_set(links_path, summary_path, candidates, *report_files)  # one run's files, never a mix
+    out = out_dir or links_path.parent
+    into_run = Path(out).resolve() == links_path.parent.resolve()
+    inputs = {"--links": links_path, "--truth": truth_path, "--left-crosswalk": left_crosswalk,
+              "--right-crosswalk": right_crosswalk, "--duplicates": duplicates_path, "--hard-cases": hard_cases_path}
+    outputs = OutputFolder(out, "evaluate", inputs=[links_path, summary_path, candidates, *report_files] if into_run
+                           else inputs, overwrite=overwrite, into_run=into_run,
+                           writes=("evaluation.json", "precision_recall.png"), enriches=("report.html",)).check()
     crosswalks = [read_table(p, columns=["local_id", "linkage_id"], what=f"{side} crosswalk")
                   for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
     truth = read_table(truth_path, what="truth", kinds={"*": ID})
     check_truth_inputs(truth, crosswalks, summary_path, truth_path)
-    out = out_dir or links_path.parent
-    with OutputFolder(out, "evaluate", inputs=[links_path, summary_path, candidates, *report_files]) as staging:
+    with outputs as staging:
         report = evaluate_links(
             read_table(links_path, what="links").to_pandas(), truth.to_pandas(),
             crosswalks[0].to_pandas(), crosswalks[1].to_pandas(),
@@ -486,7 +526,7 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
             summary_path=summary_path, out_dir=staging,
             candidates_path=candidates if candidates.exists() else None,
             hard_cases=read_table(hard_cases_path, what="hard cases").to_pandas() if hard_cases_path else None,
-            run_dir=links_path.parent)
+            run_dir=links_path.parent, placed_in=out)
     report["paths"] = {kind: str(Path(out) / Path(p).name) for kind, p in report["paths"].items()}
     click.echo(f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  f1 {report['f1']:.4f}  "
                f"({report['true_positives']:,} of {report['true_pairs']:,} true pairs found, "
@@ -520,8 +560,10 @@ def evaluate(links_path: Path, truth_path: Path, left_crosswalk: Path, right_cro
               help="Match probability above which a pair is a link [default: chosen by the model].")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Folder for bench.md, bench.json and the link outputs (links, model, summary).")
+@overwrite_option()
 def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, left_crosswalk: Path | None,
-          right_crosswalk: Path | None, duplicates_path: Path | None, threshold: float | None, out_dir: Path) -> None:
+          right_crosswalk: Path | None, duplicates_path: Path | None, threshold: float | None, out_dir: Path,
+          overwrite: bool = False) -> None:
     """Link two encoded files and measure the result against known true pairs.
 
     Reports precision, recall and F1 at the model's threshold, the blocking's pairs
@@ -540,7 +582,9 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
 
     check_encoded_inputs(load_spec(spec_file), left_path, right_path)
     out = Path(out_dir)
-    with OutputFolder(out, "bench") as staging:  # locked and checked before linking, not after
+    inputs = {"--left": left_path, "--right": right_path, "--spec": spec_file, "--truth": truth_path,
+              "--left-crosswalk": left_crosswalk, "--right-crosswalk": right_crosswalk, "--duplicates": duplicates_path}
+    with OutputFolder(out, "bench", inputs=inputs, overwrite=overwrite) as staging:  # checked before linking
         truth = read_table(truth_path, what="truth").to_pandas()
         crosswalks = [read_table(p, what=f"{side} crosswalk").to_pandas() if p else None
                       for side, p in (("left", left_crosswalk), ("right", right_crosswalk))]
@@ -583,9 +627,10 @@ def bench(left_path: Path, right_path: Path, spec_file: Path, truth_path: Path, 
 @click.option("--unlinked-top", type=click.IntRange(0, 10), default=0, show_default=True,
               help="Also query the best candidates of left records left without a link, even below the "
                    "assignment floor.")
+@overwrite_option()
 def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Path, model_path: Path | None,
                 threshold: float | None, decided: float, min_probability: float, max_per_record: int,
-                max_group: int, unlinked_top: int) -> None:
+                max_group: int, unlinked_top: int, overwrite: bool = False) -> None:
     """Second round, linkage unit: ask both holders for the given names of the undecided pairs.
 
     Re-runs the first round (with --model, the link run's weights without EM), selects the
@@ -597,9 +642,10 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
     from linkage.spec import load_spec
     from privacy.audit.trail import note
 
+    inputs = {"--spec": spec_file, "--left": left_path, "--right": right_path, "--model": model_path}
     parsed = load_spec(spec_file)
     check_encoded_inputs(parsed, left_path, right_path)
-    with OutputFolder(out_dir, "query-pairs", inputs=[left_path, right_path, model_path]) as staging:
+    with OutputFolder(out_dir, "query-pairs", inputs=inputs, overwrite=overwrite) as staging:
         state, summary = first_round(parsed, left_path, right_path,
                                      model=load_model(model_path) if model_path else None, threshold=threshold,
                                      selection=Selection(decided, min_probability, max_per_record, max_group,
@@ -636,9 +682,10 @@ def query_pairs(spec_file: Path, left_path: Path, right_path: Path, out_dir: Pat
               help="Refuse a query asking for more than this share of this holder's records.")
 @click.option("--encoding", "text_encoding", default="utf-8", show_default=True,
               help="Text encoding of CSV input (utf-8, cp1252, latin-1).")
+@overwrite_option(OVERWRITE_FILE_HELP)
 def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: Path, crosswalk_path: Path,
                  query_path: Path, out_path: Path, column: str | None, max_pairs_per_record: int, max_group: int,
-                 max_share: float, text_encoding: str) -> None:
+                 max_share: float, text_encoding: str, overwrite: bool = False) -> None:
     """Second round, holder: encode the given names of the queried pairs, each under its pair's own key.
 
     The same name in two pairs gives unrelated filters, so the linkage unit can compare the two
@@ -646,11 +693,13 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
     """
     from harmonie.errors import HarmonieError
     from harmonie.io import check_distinct_paths, read_table
+    from harmonie.output_set import check_output_file
     from linkage.encoding.pair_names import GIVEN_NAMES_COLUMN, AnswerLimits, PairQuery, encode_pairs as answer
     from linkage.spec import load_spec
     from privacy.audit.trail import note
     from privacy.keys import load_key, passphrase_from_environment
 
+    check_output_file(out_path, overwrite=overwrite)
     parsed = load_spec(spec_file)
     query = PairQuery.load(query_path)
     crosswalk = read_table(crosswalk_path, what="crosswalk")
@@ -684,8 +733,9 @@ def encode_pairs(spec_file: Path, key_file: Path, holder: str | None, in_path: P
               help="Folder for links.parquet, grey_zone.parquet, given_names_model.json and summary.json.")
 @click.option("--threshold", type=Probability(),
               help="Match probability above which a pair is a link [default: chosen by the model].")
+@overwrite_option()
 def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], out_dir: Path,
-            threshold: float | None) -> None:
+            threshold: float | None, overwrite: bool = False) -> None:
     """Second round, linkage unit: rescore the queried pairs with their given names and link again."""
     from harmonie.output_set import OutputFolder, check_output_set
     from linkage.encoding.pair_names import PairAnswer
@@ -695,7 +745,9 @@ def resolve(spec_file: Path, state_path: Path, answer_paths: tuple[Path, Path], 
     from privacy.audit.trail import note
 
     check_output_set(state_path)
-    with OutputFolder(out_dir, "resolve", inputs=[state_path, *answer_paths]) as staging:
+    inputs = {"--spec": spec_file, "--first-round": state_path, "--given-names": answer_paths[0],
+              "--given-names (second)": answer_paths[1]}
+    with OutputFolder(out_dir, "resolve", inputs=inputs, overwrite=overwrite) as staging:
         state = FirstRound.load(state_path)
         result = run_resolve(load_spec(spec_file), state, [PairAnswer.load(p) for p in answer_paths],
                              threshold=threshold)
@@ -732,7 +784,8 @@ def plan() -> None:
 @click.option("--cohort-spec", type=click.Choice(["names", "direct"]), default="names", show_default=True,
               help="Example spec of the cohort x cohort pairs.")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for plan.toml and the pair specs.")
-def plan_example(cohorts_text: str, snds_spec: str, cohort_spec: str, out_dir: Path) -> None:
+@overwrite_option()
+def plan_example(cohorts_text: str, snds_spec: str, cohort_spec: str, out_dir: Path, overwrite: bool = False) -> None:
     """Write an example plan (plan.toml) and one spec per pair, holders named after the sources."""
     from harmonie.io import write_text
     from harmonie.output_set import OutputFolder
@@ -740,7 +793,7 @@ def plan_example(cohorts_text: str, snds_spec: str, cohort_spec: str, out_dir: P
 
     files = example_plan([c.strip() for c in cohorts_text.split(",") if c.strip()], snds_spec=snds_spec,
                          cohort_spec=cohort_spec)
-    with OutputFolder(out_dir, "plan-example") as staging:
+    with OutputFolder(out_dir, "plan-example", overwrite=overwrite) as staging:
         for name, text in files.items():
             write_text(text, staging / name)
     click.echo(f"wrote {out_dir / 'plan.toml'} and {len(files) - 1} pair specs; encode each pair's files as the "
@@ -774,8 +827,11 @@ def _echo_clusters(summary: dict, out: Path) -> None:
 @click.option("--rekey", "rekey_items", multiple=True, metavar="SOURCE=MAP",
               help="With --previous, after a key rotation: a holder's old -> new linkage id map "
                    "(harmonie rekey-map), so its records keep their Harmonie ids (repeatable).")
+@engine_options
+@overwrite_option()
 def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool, previous_dir: Path | None = None,
-             rekey_items: tuple[str, ...] = ()) -> None:
+             rekey_items: tuple[str, ...] = (), engine: str = "local", spark_master: str | None = None,
+             overwrite: bool = False) -> None:
     """Link every pair of a plan, then cluster: one Harmonie patient id per person (linkage unit).
 
     At most one record per duplicate-free source (a cohort) in a patient; a person's SNDS second
@@ -784,7 +840,7 @@ def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool
     """
     from harmonie.errors import HarmonieError
     from harmonie.io import read_table
-    from harmonie.output_set import OutputFolder
+    from harmonie.output_set import OutputFolder, check_output_folder
     from linkage.multisource.plan import check_plan, load_plan
     from linkage.multisource.run import PreviousRun
     from linkage.multisource.run import link_all as run_link_all
@@ -792,8 +848,13 @@ def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool
 
     if rekey_items and previous_dir is None:
         raise click.UsageError("--rekey goes with --previous (it renames last year's linkage ids)")
+    check_engine(engine, spark_master)
+    if engine == "spark" and keep_candidates:
+        raise click.UsageError("--keep-candidates does not go with --engine spark in link-all (the candidate pairs "
+                               "stay on the cluster)")
     if previous_dir is not None and Path(previous_dir).resolve() == Path(out_dir).resolve():
         raise HarmonieError("give --out another folder than --previous (last year's run stays as it was)")
+    check_output_folder(out_dir, overwrite=overwrite, inputs={"--plan": plan_path, "--previous": previous_dir})
     parsed = load_plan(plan_path)
     specs = check_plan(parsed)  # every spec and file checked before any linking
     previous = PreviousRun.load(previous_dir, parsed) if previous_dir is not None else None
@@ -803,10 +864,11 @@ def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool
             raise HarmonieError(f"--rekey expects SOURCE=MAP with a source of the plan, got {item!r}")
         mapping = read_table(Path(path), columns=["old_linkage_id", "new_linkage_id"], what=f"{source} rekey map")
         previous.rekey(source, mapping.to_pandas())
-    inputs = [plan_path] + [f for p in parsed.pairs for f in (p.spec, p.left_file, p.right_file)]
-    with OutputFolder(out_dir, "link-all", inputs=inputs) as staging:
+    inputs = {"--plan": plan_path, "--previous": previous_dir,
+              **{str(f): f for p in parsed.pairs for f in (p.spec, p.left_file, p.right_file)}}
+    with OutputFolder(out_dir, "link-all", inputs=inputs, overwrite=overwrite) as staging:
         result = run_link_all(parsed, staging, charts=charts, keep_candidates=keep_candidates, specs=specs,
-                              previous=previous)
+                              previous=previous, engine=engine, spark_master=spark_master)
     c = result.summary["clustering"]
     note(rows={"records": c["records"], "links": c["links"], "patients": c["clusters"]},
          **({"changes": {k: v for k, v in result.summary["changes"].items() if k != "previous_run"}}
@@ -825,13 +887,16 @@ def link_all(plan_path: Path, out_dir: Path, charts: bool, keep_candidates: bool
 @click.option("--old-crosswalk", "old_path", required=True, type=FILE, help="The crosswalk of last year's encoding.")
 @click.option("--new-crosswalk", "new_path", required=True, type=FILE, help="The crosswalk under the new key.")
 @click.option("--out", "out_path", required=True, type=FILE, help="The map to send to the linkage unit (Parquet).")
-def rekey_map(old_path: Path, new_path: Path, out_path: Path) -> None:
+@overwrite_option(OVERWRITE_FILE_HELP)
+def rekey_map(old_path: Path, new_path: Path, out_path: Path, overwrite: bool = False) -> None:
     """Holder, after a key rotation: map old to new linkage ids (no local id leaves), for link-all --rekey."""
     import pyarrow as pa
 
-    from harmonie.io import ID, read_table, write_parquet
-    from harmonie.output_set import locked
+    from harmonie.io import ID, check_distinct_paths, read_table, write_parquet
+    from harmonie.output_set import check_output_file, locked
 
+    check_distinct_paths({"--out": out_path}, {"--old-crosswalk": old_path, "--new-crosswalk": new_path})
+    check_output_file(out_path, overwrite=overwrite)
     old, new = (read_table(p, columns=["local_id", "linkage_id"], what=what, kinds={"*": ID}).to_pandas()
                 for p, what in ((old_path, "old crosswalk"), (new_path, "new crosswalk")))
     joined = old.merge(new, on="local_id", suffixes=("_old", "_new")).sort_values("linkage_id_new")
@@ -852,18 +917,21 @@ def rekey_map(old_path: Path, new_path: Path, out_path: Path) -> None:
 @click.option("--components-only", is_flag=True,
               help="Plain connected components of the links, no constraint at all (to compare with).")
 @click.option("--margin", type=click.FloatRange(-100, 100), help="contradiction_margin [default: the plan's].")
+@overwrite_option()
 def cluster_command(plan_path: Path, run_dir: Path, out_dir: Path, no_contradictions: bool,
-                    margin: float | None, components_only: bool = False) -> None:
+                    margin: float | None, components_only: bool = False, overwrite: bool = False) -> None:
     """Cluster a link-all run's pair links again, e.g. with other clustering settings (no relinking)."""
     import dataclasses
 
     from harmonie.errors import HarmonieError
-    from harmonie.output_set import OutputFolder
+    from harmonie.output_set import OutputFolder, check_output_folder
     from linkage.multisource.plan import check_plan, load_plan
     from linkage.multisource.run import cluster_runs, load_pair_runs, write_cluster_outputs
 
     if Path(out_dir).resolve() == Path(run_dir).resolve():
         raise HarmonieError("give `cluster` another --out than the run folder (link-all's own clusters stay there)")
+    inputs = {"--plan": plan_path, "--run": run_dir}
+    check_output_folder(out_dir, overwrite=overwrite, inputs=inputs)
     parsed = load_plan(plan_path)
     settings = dataclasses.replace(parsed.clustering, check_contradictions=parsed.clustering.check_contradictions
                                    and not no_contradictions,
@@ -872,7 +940,7 @@ def cluster_command(plan_path: Path, run_dir: Path, out_dir: Path, no_contradict
     parsed = dataclasses.replace(parsed, clustering=settings)
     specs = check_plan(parsed)
     runs = load_pair_runs(parsed, run_dir)
-    with OutputFolder(out_dir, "cluster") as staging:
+    with OutputFolder(out_dir, "cluster", inputs=inputs, overwrite=overwrite) as staging:
         result = cluster_runs(parsed, specs, runs)
         write_cluster_outputs(result, staging)
     _echo_clusters(result.summary, out_dir)
@@ -888,8 +956,10 @@ def cluster_command(plan_path: Path, run_dir: Path, out_dir: Path, no_contradict
 @click.option("--pairs-run", "pairs_dir", type=DIRECTORY,
               help="Folder holding pairs/<pair>/links.parquet for the per-pair figures [default: --run].")
 @click.option("--out", "out_dir", type=DIRECTORY, help="Folder for cluster_evaluation.json [default: --run].")
+@overwrite_option("Replace an earlier cluster evaluation: in the run folder its file only, another --out folder "
+                  "whole. Without it an earlier one, or a non-empty other --out, is refused.")
 def evaluate_clusters_command(run_dir: Path, truth_path: Path, crosswalk_items: tuple[str, ...],
-                              pairs_dir: Path | None, out_dir: Path | None) -> None:
+                              pairs_dir: Path | None, out_dir: Path | None, overwrite: bool = False) -> None:
     """Measure patients (clusters) and each pair's links against the truth: cluster-level precision,
     recall and F1 (pairwise and exact clusters), per-pair F1, refused links that were wrong."""
     from harmonie.errors import HarmonieError
@@ -911,6 +981,11 @@ def evaluate_clusters_command(run_dir: Path, truth_path: Path, crosswalk_items: 
         if not path.is_file():
             raise HarmonieError(f"{path} not found: give --run a `harmonie link-all` output folder")
     check_output_set(clusters_path, summary_path, conflicts_path)
+    out = out_dir or run_dir
+    into_run = Path(out).resolve() == Path(run_dir).resolve()
+    outputs = OutputFolder(out, "evaluate-clusters", inputs=[clusters_path, summary_path, conflicts_path] if into_run
+                           else {"--run": run_dir, "--truth": truth_path, "--pairs-run": pairs_dir},
+                           overwrite=overwrite, into_run=into_run, writes=("cluster_evaluation.json",)).check()
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     duplicate_free = {s["name"]: bool(s["duplicate_free"]) for s in summary["sources"]}
     pairs_root = pairs_dir or run_dir
@@ -925,8 +1000,7 @@ def evaluate_clusters_command(run_dir: Path, truth_path: Path, crosswalk_items: 
                                conflicts=read_table(conflicts_path, what="conflicts") if conflicts_path.is_file()
                                else None)
     report["clustering"] = summary["clustering"]
-    out = out_dir or run_dir
-    with OutputFolder(out, "evaluate-clusters", inputs=[clusters_path, summary_path, conflicts_path]) as staging:
+    with outputs as staging:
         write_text(json.dumps(report, indent=2) + "\n", staging / "cluster_evaluation.json")
     click.echo(format_cluster_report(report))
     click.echo(f"wrote {Path(out) / 'cluster_evaluation.json'}")

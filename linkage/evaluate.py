@@ -234,9 +234,10 @@ def truth_section(report_data, one_to_one: pd.DataFrame, pairs: TruthPairs, qual
 
 
 def write_truth_report(run_dir, out_dir, pairs: TruthPairs, quality_report: dict,
-                       links_to: dict[str, str] | None = None) -> dict:
+                       links_to: dict[str, str] | None = None, placed_in=None) -> dict:
     """The run's linkage report (``report_data.json`` and ``one_to_one.parquet`` in ``run_dir``) again,
-    with the truth, as ``out_dir/report.html``; its links to other reports re-based on ``out_dir``.
+    with the truth, as ``out_dir/report.html``; its links to other reports re-based on where the page will be
+    read: ``placed_in`` (the folder a staging ``out_dir`` becomes), else ``out_dir``.
     Returns {} (nothing written) if the run wrote no report (``link --no-charts``, or an older run)."""
     import os
     from pathlib import Path
@@ -246,25 +247,28 @@ def write_truth_report(run_dir, out_dir, pairs: TruthPairs, quality_report: dict
     from linkage.report.page import render_page
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    base = Path(placed_in) if placed_in is not None else out_dir
     if not (run_dir / DATA_FILE).is_file() or not (run_dir / PAIRS_FILE).is_file():
         return {}
     data = LinkReportData.load(run_dir / DATA_FILE)
     one_to_one = pd.read_parquet(run_dir / PAIRS_FILE, columns=["left_id", "right_id", "match_probability", "pattern"])
     data = data.with_truth(truth_section(data, one_to_one, pairs, quality_report))
-    rebased = {title: os.path.relpath(run_dir / href, out_dir) for title, href in data.links_to.items()
-               if (run_dir / href).resolve() != (out_dir / PAGE_FILE).resolve()}  # not to this page itself
-    if (run_dir / PAGE_FILE).resolve() != (out_dir / PAGE_FILE).resolve():
-        rebased = {"linkage report (without the truth)": os.path.relpath(run_dir / PAGE_FILE, out_dir), **rebased}
+    rebased = {title: os.path.relpath(run_dir / href, base) for title, href in data.links_to.items()
+               if (run_dir / href).resolve() != (base / PAGE_FILE).resolve()}  # not to this page itself
+    if (run_dir / PAGE_FILE).resolve() != (base / PAGE_FILE).resolve():
+        rebased = {"linkage report (without the truth)": os.path.relpath(run_dir / PAGE_FILE, base), **rebased}
     data.links_to = {**rebased, **(links_to or {})}
-    return {"report": write_text(render_page(data), out_dir / PAGE_FILE), "one_to_one": one_to_one}
+    return {"report": write_text(render_page(data, base / PAGE_FILE), out_dir / PAGE_FILE),
+            "one_to_one": one_to_one}
 
 
 def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.DataFrame,
                    right_crosswalk: pd.DataFrame, duplicates: pd.DataFrame | None = None, *,
                    summary_path=None, out_dir=None, candidates_path=None,
                    hard_cases: pd.DataFrame | None = None, run_dir=None,
-                   links_to: dict[str, str] | None = None) -> dict:
-    """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve.
+                   links_to: dict[str, str] | None = None, placed_in=None) -> dict:
+    """Quality of links against truth; with ``out_dir``, writes evaluation.json and a PR curve (``placed_in``:
+    the folder ``out_dir`` becomes, when it is a command's staging folder, for the report's relative links).
     With the candidate pairs file (``candidates.parquet``), also the blocking's pairs completeness;
     with the simulator's hard cases table, recall and false links by hard case (``by_hard_case``).
     With ``run_dir`` (the link run's folder, holding its linkage report) and ``out_dir``, also the
@@ -299,7 +303,7 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame, left_crosswalk: pd.
         from harmonie.io import ensure_output_dir, write_text
 
         out = ensure_output_dir(out_dir)
-        enriched = write_truth_report(run_dir, out, pairs, report, links_to) if run_dir is not None else {}
+        enriched = write_truth_report(run_dir, out, pairs, report, links_to, placed_in) if run_dir is not None else {}
         ranked = enriched.get("one_to_one", links)  # every pair a threshold could link, when the run says
         curve = precision_recall_curve(ranked, pairs)
         report["paths"] = {"json": "evaluation.json", "curve": "precision_recall.png"}  # beside each other

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harmonie.output_flag import overwrite_option
 from privacy.audit.attack_cli import attack
 
 
@@ -20,12 +21,13 @@ def keys() -> None:
 
 @keys.command("new")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Key file to create (never overwritten).")
+              help="Key file to create (never overwritten: there is no --overwrite for a key).")
 def new_key(out_path: Path) -> None:
     """Create a random 256-bit linkage secret, encrypted at rest under a passphrase.
 
-    The key file is created readable by you only (mode 0600) and never overwritten: if it
-    already exists, or another `keys new` creates it first, this one fails.
+    The key file is created readable by you only (mode 0600) and never overwritten (a key
+    may exist nowhere else, so this command has no --overwrite): if it already exists, or
+    another `keys new` creates it first, this one fails.
 
     The passphrase needs at least 12 characters, at least 8 of them different, not only
     whitespace, and not one shorter sequence repeated (like 'abcabcabcabc').
@@ -62,8 +64,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Another real dataset no replica patient may copy (repeatable).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed of the sampled measures, to reproduce a report (default: a fresh secret one, reported).")
+@overwrite_option()
 def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, policy_path: Path | None,
-         also_real: tuple[Path, ...], seed: int | None) -> None:
+         also_real: tuple[Path, ...], seed: int | None, overwrite: bool = False) -> None:
     """Screen a replica for real patients, then measure its re-identification risk (Anonymeter, distances...)."""
     from harmonie.output_set import OutputFolder
     from privacy.release.gate import assess, fresh_seed
@@ -71,11 +74,14 @@ def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, 
     from privacy.risk.report import write_risk_report
     from synth.dataset import read_dataset
 
+    outputs = OutputFolder(out_dir, "risk", overwrite=overwrite, inputs={
+        "--real": real_dir, "--synthetic": synthetic_dir, "--control": control_dir, "--policy": policy_path,
+        **{f"--also-real {p}": p for p in also_real}}).check()  # before measuring
     policy, _ = load_policy(policy_path)
     others = {f"other_real_{i}": read_dataset(folder) for i, folder in enumerate(also_real, start=1)}
     measured, checks = assess(read_dataset(real_dir), read_dataset(synthetic_dir), read_dataset(control_dir), policy,
                               seed=fresh_seed() if seed is None else seed, also_real=others)
-    with OutputFolder(out_dir, "risk") as staging:
+    with outputs as staging:
         write_risk_report(measured, checks, policy, staging)
     failed = [c["name"] for c in checks if not c["passed"]]
     amber = [c["name"] for c in checks if c["status"] == "amber"]
@@ -94,15 +100,20 @@ def risk(real_dir: Path, synthetic_dir: Path, control_dir: Path, out_dir: Path, 
 @click.option("--remediate", is_flag=True, help="If the replica fails, coarsen and drop risky records, measure again.")
 @click.option("--also-real", "also_real", type=_DIR, multiple=True,
               help="Another real dataset no replica patient may copy (repeatable).")
-@click.option("--out", "out_dir", type=_DIR, help="Bundle folder to create.")
+@click.option("--out", "out_dir", type=_DIR, help="Bundle folder to create (a refusal writes OUT/refused/).")
+@overwrite_option("Replace a non-empty --out whole (e.g. an earlier refusal); a signed bundle is never replaced.")
 @click.pass_context
 def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_path, remediate, also_real,
-            out_dir) -> None:
+            out_dir, overwrite=False) -> None:
     """Apply the release policy to a replica: write a signed bundle, or refuse (exit 3) naming each failure.
+
+    A refusal names, for each failed check, what would change the verdict, and writes the
+    refused replica's risk and utility reports (no replica, no bundle, no signature) to
+    OUT/refused/. OUT must be absent or empty, or --overwrite given (never over a signed bundle).
 
     \b
       harmonie release --synthetic S --real R --control C --signing-key K --out BUNDLE [--policy P] [--remediate]
-                       [--also-real OTHER ...]
+                       [--also-real OTHER ...] [--overwrite]
       harmonie release verify BUNDLE [--public-key K.pub]
       harmonie release keygen --out K          (passphrase: HARMONIE_SIGNING_PASSPHRASE)
       harmonie release policy                  (print the default policy)
@@ -114,16 +125,25 @@ def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_
     if missing:
         raise click.UsageError(f"missing option(s) {', '.join(missing)}")
     from privacy.keys import passphrase_from_environment
-    from privacy.release.gate import ReleaseRefused
+    from privacy.release.gate import ReleaseRefused, check_release_output
     from privacy.release.gate import release as run_release
     from privacy.release.signing import SIGNING_PASSPHRASE_ENV, load_signing_key
 
+    check_release_output(out_dir, overwrite=overwrite, inputs={  # before the passphrase and any work
+        "--synthetic": synthetic_dir, "--real": real_dir, "--control": control_dir, "--policy": policy_path,
+        "--signing-key": signing_key_path, **{f"--also-real {p}": p for p in also_real}})
     key = load_signing_key(signing_key_path, passphrase_from_environment(variable=SIGNING_PASSPHRASE_ENV))
     try:
         manifest = run_release(synthetic_dir, real_dir, control_dir, out_dir, signing_key=key,
-                               policy_path=policy_path, remediate=remediate, also_real=also_real)
+                               policy_path=policy_path, remediate=remediate, also_real=also_real,
+                               overwrite=overwrite, refusal_reports=True)
     except ReleaseRefused as exc:
         click.echo(f"refused: {exc}", err=True)
+        click.echo("what would change the verdict:", err=True)
+        for line in exc.changes:
+            click.echo(f"  {line}", err=True)
+        if exc.reports is not None:
+            click.echo(f"the refused replica's reports (no bundle, nothing signed): {exc.reports}/", err=True)
         ctx.exit(3)
     click.echo(f"released: {out_dir} (risk checks pass; utility {manifest['utility']['verdict']}); "
                f"check it with `harmonie release verify {out_dir}`")
@@ -157,7 +177,7 @@ def keygen(out_path: Path) -> None:
     """Create an Ed25519 release-signing key, encrypted under HARMONIE_SIGNING_PASSPHRASE.
 
     The private key is created readable by you only (mode 0600); neither file is ever
-    overwritten. The passphrase needs at least 12 characters, at least 8 of them different,
+    overwritten (a key may exist nowhere else, so this command has no --overwrite). The passphrase needs at least 12 characters, at least 8 of them different,
     not only whitespace, and not one shorter sequence repeated (like 'abcabcabcabc').
     """
     from privacy.keys import passphrase_from_environment

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from harmonie.output_flag import overwrite_option
+
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 MAX_SAMPLE_ROWS = 2_000_000  # ~5 KB of memory per synthetic patient with its claims: ~11 GB at the bound
@@ -30,6 +32,8 @@ def synth() -> None:
       harmonie synth extract --role cohort --data COHORT_DIR --crosswalk CW --links LINKS --out EXTRACT_C
       harmonie synth extract --role snds   --data SNDS_DIR   --crosswalk CW --links LINKS --out EXTRACT_S
       harmonie synth analytic --links LINKS --cohort EXTRACT_C --snds EXTRACT_S --out ANALYTIC
+      (several cohorts: synth extract --clusters CLUSTERS --source NAME ..., then
+       synth analytic --clusters CLUSTERS --cohort canto=EXTRACT --cohort esme=EXTRACT --snds EXTRACT_S ...)
       harmonie synth fit    --data ANALYTIC/train --out MODEL
       harmonie synth sample --model MODEL --rows N --out REPLICA
       harmonie synth report --real ANALYTIC/train --synthetic REPLICA --control ANALYTIC/control --out REPORT
@@ -42,54 +46,100 @@ def synth() -> None:
 @click.option("--crosswalk", type=_FILE, required=True, help="Your crosswalk from `harmonie encode`.")
 @click.option("--links", "links_path", type=_FILE, default=None,
               help="Extract only the linked records (recommended: the data team gets nobody else).")
+@click.option("--clusters", "clusters_path", type=_FILE, default=None,
+              help="Several cohorts (`harmonie link-all`): extract only your records that share a patient with "
+                   "another source, from its clusters.parquet; goes with --source.")
+@click.option("--source", "source", default=None, metavar="NAME",
+              help="With --clusters: your source's name in the plan (e.g. canto, snds).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
-def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None, out_dir: Path) -> None:
+@overwrite_option()
+def extract(role: str, data_dir: Path, crosswalk: Path, links_path: Path | None, out_dir: Path,
+            clusters_path: Path | None = None, source: str | None = None, overwrite: bool = False) -> None:
     """(holder) Study variables keyed by linkage id, for the data team: no names, NIRs or local ids."""
+    from harmonie.io import read_table
     from harmonie.output_set import OutputFolder, check_output_set
     from harmonie.progress import stage
+    from synth.clustered import CLUSTER_COLUMNS, linked_in_clusters
     from synth.extract import check_run, linked_ids, make_extract, write_extract
 
-    _never_into_an_input(out_dir, {"--data": data_dir, "--crosswalk": crosswalk, "--links": links_path})
-
+    if links_path is not None and clusters_path is not None:
+        raise click.UsageError("give --links (one cohort) or --clusters (several), not both")
+    if (clusters_path is None) != (source is None):
+        raise click.UsageError("--clusters and --source go together")
+    inputs = {"--data": data_dir, "--crosswalk": crosswalk, "--links": links_path, "--clusters": clusters_path}
+    _never_into_an_input(out_dir, inputs)
+    outputs = OutputFolder(out_dir, "synth extract", inputs=inputs, overwrite=overwrite).check()
     if links_path is not None:
         check_output_set(links_path)
         check_run(crosswalk, links_path)
-    with stage(f"extract the {role} study variables"), OutputFolder(out_dir, "synth extract") as staging:
-        tables, counts = make_extract(role, data_dir, crosswalk, linked_ids(links_path) if links_path else None)
+        only = linked_ids(links_path)
+    elif clusters_path is not None:
+        check_output_set(clusters_path)
+        only = linked_in_clusters(read_table(clusters_path, columns=list(CLUSTER_COLUMNS), what="clusters"), source)
+    else:
+        only = None
+    with stage(f"extract the {role} study variables"), outputs as staging:
+        tables, counts = make_extract(role, data_dir, crosswalk, only)
         write_extract(tables, staging)
     for name, c in counts.items():
         click.echo(f"{name}: {c['rows_kept']:,} of {c['rows_in']:,} rows extracted ({c['rows_left_out']:,} left out: "
-                   f"{'not linked or ' if links_path else ''}not encoded)")
+                   f"{'not linked or ' if only is not None else ''}not encoded)")
 
 
 @synth.command("analytic")
-@click.option("--links", "links_path", type=_FILE, required=True, help="links.parquet from `harmonie link`.")
-@click.option("--cohort", "cohort_dir", type=_DIR, required=True, help="The cohort holder's extract.")
+@click.option("--links", "links_path", type=_FILE, default=None, help="links.parquet from `harmonie link`.")
+@click.option("--clusters", "clusters_path", type=_FILE, default=None,
+              help="Several cohorts: clusters.parquet from `harmonie link-all` (one patient per Harmonie id, with "
+                   "the variables of every programme that follows it); then each --cohort is NAME=EXTRACT.")
+@click.option("--cohort", "cohort_items", multiple=True, required=True, metavar="EXTRACT | NAME=EXTRACT",
+              help="The cohort holder's extract; with --clusters, one per programme as NAME=EXTRACT, NAME its "
+                   "source in the plan, earlier ones first where two programmes date a diagnosis the same day.")
 @click.option("--snds", "snds_dir", type=_DIR, required=True, help="The SNDS holder's extract.")
+@click.option("--snds-source", default="snds", show_default=True, help="With --clusters: SNDS's source name.")
 @click.option("--out", "out_dir", type=_DIR, required=True)
 @click.option("--control-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
               help="Share of patients kept aside (never seen by a generator) for risk and utility measures.")
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, control_fraction: float,
-             seed: int) -> None:
+@overwrite_option()
+def analytic(links_path: Path | None, cohort_items: tuple[str, ...], snds_dir: Path, out_dir: Path,
+             control_fraction: float, seed: int, clusters_path: Path | None = None, snds_source: str = "snds",
+             overwrite: bool = False) -> None:
     """(data team) One row per linked patient with its claims; writes OUT/train, OUT/control, quarantine."""
     import pyarrow as pa
 
+    from harmonie.errors import HarmonieError
     from harmonie.io import read_table, write_parquet, write_text
     from harmonie.output_set import OutputFolder, check_output_set
     from harmonie.progress import stage
     from synth.analytic import build_analytic
+    from synth.clustered import CLUSTER_COLUMNS, build_clustered_analytic
     from synth.dataset import write_dataset
     from synth.extract import read_extract
 
-    _never_into_an_input(out_dir, {"--links": links_path, "--cohort": cohort_dir, "--snds": snds_dir})
-    check_output_set(links_path, links_path.with_name("summary.json"))  # links and the lineage read beside them
-    with OutputFolder(out_dir, "synth analytic") as out:
+    if (links_path is None) == (clusters_path is None):
+        raise click.UsageError("give --links (one cohort) or --clusters (several cohorts)")
+    cohorts = _cohort_extracts(cohort_items, named=clusters_path is not None)
+    inputs = {"--links": links_path, "--clusters": clusters_path, "--snds": snds_dir,
+              **{f"--cohort {name}": folder for name, folder in cohorts.items()}}
+    _never_into_an_input(out_dir, inputs)
+    source = links_path if links_path is not None else clusters_path
+    check_output_set(source, source.with_name("summary.json" if links_path else "cluster_summary.json"))
+    with OutputFolder(out_dir, "synth analytic", inputs=inputs, overwrite=overwrite) as out:
         with stage("build the analytic dataset"):
-            links = read_table(links_path, columns=["left_id", "right_id"], what="links").to_pandas()
-            result = build_analytic(links, read_extract("cohort", cohort_dir), read_extract("snds", snds_dir),
-                                    seed=seed, control_fraction=control_fraction)
-        lineage = {"harmonie.lineage": json.dumps(lineage_of(links_path), sort_keys=True)}
+            snds = read_extract("snds", snds_dir)
+            if links_path is not None:
+                links = read_table(links_path, columns=["left_id", "right_id"], what="links").to_pandas()
+                result = build_analytic(links, read_extract("cohort", next(iter(cohorts.values()))), snds,
+                                        seed=seed, control_fraction=control_fraction)
+            else:
+                clusters = read_table(clusters_path, columns=list(CLUSTER_COLUMNS), what="clusters")
+                try:
+                    extracts = {name: read_extract("cohort", folder) for name, folder in cohorts.items()}
+                except HarmonieError as exc:
+                    raise HarmonieError(f"{exc} (--cohort NAME=EXTRACT)") from None
+                result = build_clustered_analytic(clusters, extracts, snds, snds_source=snds_source, seed=seed,
+                                                  control_fraction=control_fraction)
+        lineage = {"harmonie.lineage": json.dumps(lineage_of(source), sort_keys=True)}
         write_dataset(result.train, out / "train", metadata=lineage)
         if result.control:
             write_dataset(result.control, out / "control", metadata=lineage)
@@ -100,12 +150,42 @@ def analytic(links_path: Path, cohort_dir: Path, snds_dir: Path, out_dir: Path, 
     click.echo(f"{p['kept']:,} patients ({p['train']:,} train, {p['control']:,} control) from "
                f"{p['linked']:,} linked of {p['cohort_records']:,} cohort records; {p['quarantined']:,} quarantined "
                f"(reasons in {out / 'quarantine.parquet'})")
+    if "programmes" in result.summary:
+        m = result.summary["programmes"]
+        click.echo(f"{m['in_two_programmes_or_more']:,} patients followed in two programmes or more (one row each); "
+                   f"{m['quarantined_disagreeing_records']:,} quarantined for disagreeing programme records; "
+                   f"{m['snds_second_ids_merged']:,} SNDS second ids merged")
+
+
+def _cohort_extracts(items: tuple[str, ...], *, named: bool) -> dict[str, Path]:
+    """--cohort values: one EXTRACT (one cohort), or NAME=EXTRACT per programme (--clusters)."""
+    if not named:
+        if len(items) != 1 or "=" in items[0] and not Path(items[0]).exists():
+            raise click.UsageError("with --links, give one --cohort EXTRACT (NAME=EXTRACT goes with --clusters)")
+        return {"cohort": Path(items[0])}
+    extracts = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise click.UsageError(f"with --clusters, each --cohort is NAME=EXTRACT (the source's name in the plan), "
+                                   f"got {item!r}")
+        if name in extracts:
+            raise click.UsageError(f"--cohort {name} is given twice")
+        extracts[name] = Path(folder)
+    return extracts
 
 
 def lineage_of(links_path: Path) -> dict:
-    """Which links the dataset came from: their hash and, from the run's summary.json, spec and key."""
+    """Which links the dataset came from: their hash and, from the run's summary.json, spec and key (from a
+    link-all run's clusters.parquet: its hash and plan)."""
     from harmonie.io import sha256_file
 
+    if links_path.name == "clusters.parquet":
+        lineage = {"clusters_sha256": sha256_file(links_path)}
+        summary = links_path.parent / "cluster_summary.json"
+        if summary.is_file():
+            lineage["plan"] = json.loads(summary.read_text()).get("plan")
+        return lineage
     lineage = {"links_sha256": sha256_file(links_path)}
     summary = links_path.parent / "summary.json"
     if summary.is_file():
@@ -135,8 +215,10 @@ def lineage_of(links_path: Path) -> dict:
                    "simulated cohort's].")
 @click.option("--study-end", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="mst / aim: last day of follow-up of the study window, public [default: 2025-12-31].")
+@overwrite_option()
 def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, top_code_k: int = 11,
-        epsilon: float | None = None, delta: float | None = None, study_start=None, study_end=None) -> None:
+        epsilon: float | None = None, delta: float | None = None, study_start=None, study_end=None,
+        overwrite: bool = False) -> None:
     """Learn a replica model from an analytic dataset."""
     from harmonie.output_set import OutputFolder
     from synth.dataset import read_dataset, read_provenance
@@ -147,7 +229,7 @@ def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, t
     _never_into_an_input(out_dir, {"--data": data_dir})
     privacy = dp_settings(generator, epsilon, delta, study_start and study_start.date(), study_end and study_end.date())
 
-    with OutputFolder(out_dir, "synth fit") as staging:
+    with OutputFolder(out_dir, "synth fit", inputs={"--data": data_dir}, overwrite=overwrite) as staging:
         model = fit_model(read_dataset(data_dir), staging, generator=generator, seed=seed, epochs=epochs,
                           lineage=read_provenance(data_dir).get("lineage"), top_coding=TopCoding(top_code_k),
                           privacy=privacy)
@@ -164,7 +246,8 @@ def fit(data_dir: Path, out_dir: Path, generator: str, epochs: int, seed: int, t
                    "draw several replicas with other --seed values).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
+@overwrite_option()
+def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int, overwrite: bool = False) -> None:
     """Draw a synthetic dataset (patients, stays, dispensings) from a replica model."""
     from harmonie.output_set import OutputFolder
     from synth.dataset import write_dataset
@@ -172,7 +255,7 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
 
     _never_into_an_input(out_dir, {"--model": model_dir})
 
-    with OutputFolder(out_dir, "synth sample") as staging:
+    with OutputFolder(out_dir, "synth sample", inputs={"--model": model_dir}, overwrite=overwrite) as staging:
         tables, manifest = sample_model(model_dir, rows, seed=seed)
         write_dataset(tables, staging, metadata=replica_provenance(manifest, seed))
     trained = manifest.get("trained_on", {}).get("patients")
@@ -192,18 +275,21 @@ def sample(model_dir: Path, rows: int | None, out_dir: Path, seed: int) -> None:
               help="Real patients the model never saw (test set for train-synthetic/test-real).")
 @click.option("--out", "out_dir", type=_DIR, required=True)
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_dir: Path, seed: int) -> None:
+@overwrite_option()
+def report(real_dir: Path, synthetic_dir: Path, control_dir: Path | None, out_dir: Path, seed: int,
+           overwrite: bool = False) -> None:
     """Utility report (HTML + JSON): quality, distributions, survival curves, Cox model, TSTR."""
     from harmonie.output_set import OutputFolder
     from harmonie.progress import stage
     from synth.dataset import differential_privacy_of, read_dataset, read_provenance
     from synth.report import build_utility_report
 
-    _never_into_an_input(out_dir, {"--real": real_dir, "--synthetic": synthetic_dir, "--control": control_dir})
-
+    inputs = {"--real": real_dir, "--synthetic": synthetic_dir, "--control": control_dir}
+    _never_into_an_input(out_dir, inputs)
+    outputs = OutputFolder(out_dir, "synth report", inputs=inputs, overwrite=overwrite).check()  # before reading
     real, synthetic = read_dataset(real_dir), read_dataset(synthetic_dir)
     control = read_dataset(control_dir) if control_dir else None
-    with stage("utility report"), OutputFolder(out_dir, "synth report") as staging:
+    with stage("utility report"), outputs as staging:
         result = build_utility_report(real, synthetic, staging, control=control, seed=seed,
                                       differential_privacy=differential_privacy_of(read_provenance(synthetic_dir)))
     click.echo(f"utility: {result['verdict']} — see {out_dir / 'utility.html'}")

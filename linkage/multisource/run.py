@@ -4,7 +4,10 @@
    its own spec and writes its usual outputs (links, grey zone, model, summary) and its refresh
    state into ``pairs/<left>-<right>/``; only its links and model are kept for what follows.
    With last year's run (``previous``), a pair is refreshed instead
-   (:mod:`linkage.multisource.refresh`: only the records that changed are scored).
+   (:mod:`linkage.multisource.refresh`: only the records that changed are scored). On the Spark
+   engine (``engine="spark"``) each pair is linked by :func:`linkage.engines.spark.link_spark` in
+   one session; the steps below (and a refresh, which scores only what changed) run in the driver,
+   and give the same clusters: the pairs' links and models are the local engine's, bit for bit.
 2. **Records**: every source's linkage ids, read from its encoded files (the same ids in each:
    one project id and one holder name per source, checked here).
 3. **Clustering** (:mod:`linkage.multisource.clustering`): the links as edges; unlinked plan
@@ -24,7 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -299,12 +305,54 @@ def _records(path: Path):
     return EncodedRecords.from_table(pq.read_table(path))
 
 
+ENGINES = ("local", "spark")
+
+
+@contextmanager
+def pair_linker(engine: str = "local", master: str | None = None) -> Iterator[Callable]:
+    """``link(spec, left, right, threshold=...)`` on ``engine``: the in-process engine, or Spark (one session for
+    every pair, on ``master`` or the running session; stopped at the end if this started it)."""
+    if engine not in ENGINES:
+        raise PlanError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "local":
+        from linkage.link import link
+
+        yield link
+        return
+    from linkage.engines import require_spark
+
+    require_spark()  # a one-line error naming the extra or Java 17, before anything is linked
+    from pyspark.sql import SparkSession
+
+    from linkage.engines.spark import link_spark, spark_session
+
+    owned = SparkSession.getActiveSession() is None
+    session = spark_session(master)
+    try:
+        yield partial(link_spark, spark=session)
+    finally:
+        if owned:
+            session.stop()
+
+
 def link_pairs(plan: MultiSourcePlan, specs: dict, out_dir: Path | None = None, *, charts: bool = False,
-               keep_candidates: bool = False, previous: PreviousRun | None = None) -> list[PairRun]:
+               keep_candidates: bool = False, previous: PreviousRun | None = None, engine: str = "local",
+               spark_master: str | None = None) -> list[PairRun]:
     """Step 1: every pair linked in plan order; with ``out_dir``, each pair's outputs and refresh state
     (:mod:`linkage.multisource.refresh`) in ``pairs/<name>/``. With ``previous``, a pair whose state and
-    model last year's run holds is refreshed (only what changed is scored) instead of relinked."""
-    from linkage.link import link, write_link_outputs
+    model last year's run holds is refreshed (only what changed is scored) instead of relinked. ``engine``:
+    see :func:`pair_linker` (on Spark, the candidate pairs stay on the cluster: no ``keep_candidates``)."""
+    if engine == "spark" and keep_candidates:
+        raise PlanError("link-all keeps no candidate pairs on the Spark engine (they stay on the cluster): "
+                        "leave out --keep-candidates, or link that pair with `harmonie link --engine spark`")
+    with pair_linker(engine, spark_master) as link:
+        return _link_each(plan, specs, out_dir, link, charts=charts, keep_candidates=keep_candidates,
+                          previous=previous)
+
+
+def _link_each(plan: MultiSourcePlan, specs: dict, out_dir: Path | None, link: Callable, *, charts: bool,
+               keep_candidates: bool, previous: PreviousRun | None) -> list[PairRun]:
+    from linkage.link import write_link_outputs
 
     runs = []
     for pair in plan.pairs:
@@ -400,13 +448,16 @@ def load_pair_runs(plan: MultiSourcePlan, run_dir: Path) -> list[PairRun]:
 
 def link_all(plan: MultiSourcePlan, out_dir: Path | None = None, *, charts: bool = False,
              keep_candidates: bool = False, specs: dict | None = None,
-             previous: PreviousRun | None = None) -> MultiSourceResult:
+             previous: PreviousRun | None = None, engine: str = "local",
+             spark_master: str | None = None) -> MultiSourceResult:
     """Link every pair of ``plan`` and cluster (module docstring); with ``out_dir``, write every output there.
     ``specs``: what :func:`check_plan` returned, when the caller already checked the plan. ``previous``:
-    last year's run (:meth:`PreviousRun.load`): pairs are refreshed, ids carried over, changes logged."""
+    last year's run (:meth:`PreviousRun.load`): pairs are refreshed, ids carried over, changes logged.
+    ``engine``/``spark_master``: where the pairs are linked (:func:`pair_linker`)."""
     start = time.perf_counter()
     specs = specs if specs is not None else check_plan(plan)
-    runs = link_pairs(plan, specs, out_dir, charts=charts, keep_candidates=keep_candidates, previous=previous)
+    runs = link_pairs(plan, specs, out_dir, charts=charts, keep_candidates=keep_candidates, previous=previous,
+                      engine=engine, spark_master=spark_master)
     linked = time.perf_counter() - start
     result = cluster_runs(plan, specs, runs, previous)
     result.summary["seconds"] = {"pairs": linked, **result.summary["seconds"],

@@ -95,9 +95,10 @@ def render(page: str | Path, *, budget_ms: int = 20_000, timeout: float = 120) -
 
 
 def screenshot(page: str | Path, png: str | Path, *, section: str | None = None, width: int = 1180,
-               height: int = 1400, budget_ms: int = 20_000, timeout: float = 120) -> Path:
-    """A PNG of the page (or of one section alone, ``#only=<section>``), ``width`` x ``height`` pixels."""
-    url = Path(page).resolve().as_uri() + (f"#only={section}" if section else "")
+               height: int = 1400, budget_ms: int = 20_000, timeout: float = 120, fragment: str | None = None) -> Path:
+    """A PNG of the page (or of one section alone, ``#only=<section>``; or at ``#<fragment>``, e.g. the
+    ``only-<section>`` of the static reports), ``width`` x ``height`` pixels."""
+    url = Path(page).resolve().as_uri() + (f"#only={section}" if section else "") + (f"#{fragment}" if fragment else "")
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     done = _run([f"--virtual-time-budget={budget_ms}", f"--window-size={width},{height}",

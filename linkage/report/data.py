@@ -268,4 +268,4 @@ def write_link_report(report: LinkReport, out_dir: str | Path) -> dict[str, Path
     out = Path(out_dir)
     return {"report_data": report.data.save(out / DATA_FILE),
             "one_to_one": write_parquet(report.one_to_one, out / PAIRS_FILE),
-            "report": write_text(render_page(report.data), out / PAGE_FILE)}
+            "report": write_text(render_page(report.data, out / PAGE_FILE), out / PAGE_FILE)}

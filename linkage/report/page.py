@@ -6,7 +6,9 @@ the chart specs and the page's own script; nothing is fetched. The page's script
 chart as SVG, fills the pattern viewer, explains a chosen pair or pattern as a waterfall and
 reads the threshold tool's figures at the slider; anything it could not draw is listed at the
 top of the page (``#report-errors``) and ``<body data-ready>`` says when it is done (what the
-browser test reads). ``#only=<section>`` in the address shows one section alone.
+browser test reads). ``#only=<section>`` in the address shows one section alone. Under the
+contents, a bar links the run's other reports (``links_to``, relative paths) that exist where the
+page is written; :func:`harmonie.report_html.relink` updates it once later ones are written.
 
 Text from the spec (comparison, level and pass names) is escaped here and written with
 ``textContent`` by the script, never as markup.
@@ -19,13 +21,12 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
-from harmonie.report_html import STYLE, fmt, table
+from harmonie.report_html import STYLE, contents, fmt, pages_nav, table
 from linkage.report.charts import datasets, specs
 from linkage.report.data import LinkReportData
 
 EXTRA_STYLE = """
-nav.toc{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em;margin:1em 0}
-nav.toc a{margin-right:1.1em;white-space:nowrap}.chart{margin:.6em 0 1.2em 0;min-height:40px}
+.chart{margin:.6em 0 1.2em 0;min-height:40px}
 section{margin-bottom:2.2em}.alone{font-size:.75em;margin-left:.6em;font-weight:normal}
 #report-errors{background:#fdf0ee;border:2px solid #c0392b;padding:.6em;white-space:pre-wrap}
 .controls{margin:.5em 0}.controls input[type=text]{width:26em}.controls input,.controls select{margin-right:.6em}
@@ -218,11 +219,11 @@ def _truth(data: LinkReportData) -> str:
             + table(["at the chosen threshold", "model's estimate", "true"], rows) + hard)
 
 
-def _nav(data: LinkReportData) -> str:
+def _nav(data: LinkReportData, here: str | Path | None) -> str:
+    """The contents, and the bar of links to the other reports of the run (``data.links_to``, relative to the
+    page's folder) that exist where the page is written (``here``); with no ``here``, none."""
     present = [(s, t) for s, t in SECTIONS if s != "truth" or data.truth]
-    others = " | ".join(f'<a href="{escape(href)}">{escape(title)}</a>' for title, href in data.links_to.items())
-    return ("<nav class='toc'><b>Contents</b>: " + " ".join(f'<a href="#{s}">{escape(t)}</a>' for s, t in present)
-            + (f"<br><b>Other reports</b>: {others}" if others else "") + "</nav>")
+    return contents(present) + pages_nav(here, data.links_to.items())
 
 
 def _used_datasets(spec) -> set[str]:
@@ -234,8 +235,9 @@ def _used_datasets(spec) -> set[str]:
     return set()
 
 
-def render_page(data: LinkReportData) -> str:
-    """The whole page as text (deterministic: the same data give the same bytes)."""
+def render_page(data: LinkReportData, here: str | Path | None = None) -> str:
+    """The whole page as text (deterministic: the same data give the same bytes); ``here``: the path it is
+    written to, which its links to other reports are relative to (only those that exist are kept)."""
     chart_specs = specs(data)
     chart_data = {"specs": chart_specs, "datasets": datasets(data),
                   "uses": {key: sorted(_used_datasets(spec)) for key, spec in chart_specs.items()}}
@@ -252,7 +254,7 @@ def render_page(data: LinkReportData) -> str:
                "(figures and counts). " if data.truth else "Written by <code>harmonie link</code> at the linkage unit. ")
             + "Linkage ids (pseudonymous), levels, weights and counts only; no plaintext identifier, no secret. "
               "Self-contained: it works offline.</p>"
-            "<pre id='report-errors' hidden></pre>" + _nav(data) + body
+            "<pre id='report-errors' hidden></pre>" + _nav(data, here) + body
             + _json_script("report-data", data.to_dict()) + _json_script("report-charts", chart_data)
             + f"<script>{PAGE_SCRIPT}</script></body></html>\n")
 

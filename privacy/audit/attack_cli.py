@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from harmonie.output_flag import overwrite_option
+
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -32,9 +34,10 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
                    "--plaintext-truth).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for attack.json and attack.txt (figures only, never a name).")
+@overwrite_option()
 def attack(encoded_path: Path, reference_paths: tuple[Path, ...], fields: tuple[str, ...], spec_path: Path | None,
            group_by: str | None, truth_path: Path | None, qgram: int, frequency_only: bool,
-           fail_above: float | None, out_dir: Path) -> None:
+           fail_above: float | None, out_dir: Path, overwrite: bool = False) -> None:
     """Run the published attacks on Bloom-filter encodings against an encoded file.
 
     Frequency alignment of frequent filters with frequent names (Kuzu et al. 2011,
@@ -44,16 +47,21 @@ def attack(encoded_path: Path, reference_paths: tuple[Path, ...], fields: tuple[
     attacker claims.
     """
     from harmonie.errors import HarmonieError
+    from harmonie.output_set import OutputFolder
     from privacy.audit.attack import run_attack, summary_lines, write_attack_report
     from privacy.audit.attack_patterns import AttackSettings
     from privacy.audit.trail import note
 
     if fail_above is not None and truth_path is None:
         raise HarmonieError("--fail-above needs --plaintext-truth (without it nothing is measured)")
+    outputs = OutputFolder(out_dir, "audit attack", overwrite=overwrite,
+                           inputs={"--encoded": encoded_path, "--spec": spec_path, "--plaintext-truth": truth_path,
+                                   **{f"--reference {p}": p for p in reference_paths}}).check()
     settings = AttackSettings(qgram=qgram, patterns=not frequency_only)
     report = run_attack(encoded_path, list(reference_paths), list(fields), spec=spec_path, group_by=group_by,
                         truth=truth_path, settings=settings)
-    write_attack_report(report, out_dir)
+    with outputs as staging:
+        write_attack_report(report, staging)
     note(key_fingerprint=report.metadata.get("key_fingerprint"), spec_hash=report.metadata.get("spec_hash"),
          rows={"records": report.metadata.get("rows_encoded")})
     for line in summary_lines(report):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from harmonie.io import ensure_output_dir, write_text
-from harmonie.report_html import fmt, img, page, passed, png, table
+from harmonie.report_html import family, fmt, img, link_family, page, passed, png, table
 
 TRAIN, CONTROL = "#c0392b", "#3b6ea8"
 _TITLE = ("Re-identification risk report: synthetic replica",
@@ -109,7 +109,7 @@ def _screen_section(screen: dict) -> str:
             for kind, label in _COPY_KINDS]
     shared = screen["training_control_overlap"]
     return (
-        "<h2>0. Real people in the replica (every row, not a sample)</h2>"
+        "<h2 id='screen'>0. Real people in the replica (every row, not a sample)</h2>"
         "<div class='explain'>Every one of the replica's "
         f"{screen['replica_patients']:,} patients is compared with every real patient the gate was given ("
         + escape(", ".join(f"{name} {n:,}" for name, n in screen["real_patients"].items()))
@@ -139,7 +139,7 @@ def _uniqueness_section(u: dict) -> str:
     k_rows = [[label(k), fmt(k["min_k"]), fmt(k["share_of_records_with_k_below_5"], 4),
                "decides" if name == u["k_anonymity"]["level"] else "reported"]
               for name, k in levels["k_anonymity"].items()]
-    return ("<h2>3. Uniqueness on quasi-identifiers</h2>"
+    return ("<h2 id='uniqueness'>3. Uniqueness on quasi-identifiers</h2>"
             "<div class='explain'>A patient unique on sex, age, département and diagnosis date could be recognised by "
             "someone who knows these facts; if the replica holds a record with the same combination it seems to "
             "confirm that person. Chance alone produces some matches, measured on the control patients. On exact "
@@ -188,7 +188,7 @@ def _membership_section(membership: dict, policy: dict) -> str:
     present = cell["share_with_a_replica_record_in_their_cell"]
     sampled = (" (a sample of each side, stratified by cancer type, drawn under the secret seed)"
                if t["sampled"] else "")
-    return ("<h2>4. Membership inference on the full sets</h2>"
+    return ("<h2 id='membership'>4. Membership inference on the full sets</h2>"
             "<div class='explain'>Can someone holding the replica tell the generator's training patients (members) "
             "from other patients of the same population (non-members, the control set)? Each attack scores every "
             f"target: {t['members']:,} members of {t['training_patients']:,} training patients and "
@@ -228,7 +228,7 @@ def _known(knows) -> str:
 def _attacker_models_section(risk: dict) -> str:
     rows = [[escape(label), escape(m["holds"]), _known(m["knows"]), escape(m["secret"]), escape(m["success"]),
              escape(m["reference"]), escape(m["targets"])] for label, m in _attacker_models(risk)]
-    return ("<h2>5. The attacker each measure assumes</h2>"
+    return ("<h2 id='attackers'>5. The attacker each measure assumes</h2>"
             "<div class='explain'>A risk is low only against a stated attacker (Anonymeter's authors ask that each "
             "figure be published with its attacker model): what they hold, what they know of the target, what they "
             "try to learn, and what their success is compared with. risk.json carries the same under "
@@ -255,7 +255,7 @@ def control_patients_needed(check: dict, control_patients: int) -> int | None:
 def _precision_section(risk: dict, checks: list[dict]) -> str:
     amber = [c for c in checks if c["status"] == "amber"]
     control = risk["sizes"]["targets"]["control"]
-    text = ("<h2>6. How precise the figures are</h2><p>The confidence intervals are set by the number of control "
+    text = ("<h2 id='precision'>6. How precise the figures are</h2><p>The confidence intervals are set by the number of control "
             f"patients ({control:,}): every train-versus-control comparison is only as precise as its control side. "
             "Anonymeter's risks divide by the attack's failure rate on control patients, so an attack that usually "
             "succeeds by chance (death or subtype inferred from the other columns) has a wide interval even with "
@@ -271,18 +271,21 @@ def _precision_section(risk: dict, checks: list[dict]) -> str:
     return text
 
 
-def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *, before: dict | None = None) -> str:
+def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *, before: dict | None = None,
+           here: str | Path | None = None) -> str:
+    """The page; ``here``: the path it is written to, to link the sibling utility report if it exists."""
+    siblings = {"here": here, "pages": family(here) if here is not None else ()}
     body = f"<style>{_STATUS_STYLE}</style>" + _verdict_box(checks, "Release policy")
     if before is not None:
-        body += ("<h2>Remediation</h2><p>Before remediation the replica failed: "
+        body += ("<h2 id='remediation'>Remediation</h2><p>Before remediation the replica failed: "
                  + escape(", ".join(c["name"] for c in before["checks"] if not c["passed"]) or "nothing")
                  + f". Remediation: {escape(before['remediation'])}. The figures below are measured again on "
                  "the remediated replica.</p>")
     body += _screen_section(risk["screen"])
     if not risk.get("measured"):
-        body += ("<h2>Sampled measures: not run</h2><p>The screen above found real patients in the replica or "
+        body += ("<h2 id='not-measured'>Sampled measures: not run</h2><p>The screen above found real patients in the replica or "
                  "training patients in the control set, so the replica is refused without them.</p>")
-        return page(*_TITLE, body)
+        return page(*_TITLE, body, **siblings)
     sizes = risk["sizes"]
     anonymeter = [[escape(label), fmt(r["risk"], 4), fmt(r["ci"], 3), fmt(r["attack_rate"], 3),
                    fmt(r["control_rate"], 3), fmt(r["baseline_rate"], 3),
@@ -293,7 +296,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *,
                         if sizes["used"]["synthetic"] == sizes["full"]["synthetic"]
                         else f"a sample of {sizes['used']['synthetic']:,} replica records")
     body += (
-        "<h2>What was measured</h2>"
+        "<h2 id='measured'>What was measured</h2>"
         f"<p>Training patients (seen by the generator): {sizes['full']['train']:,}; replica: "
         f"{sizes['full']['synthetic']:,}; control patients (never seen): {sizes['full']['control']:,}. "
         f"Every attack searches {replica_searched}. Linkability and inference attack "
@@ -303,7 +306,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *,
         f"{sizes['used']['train']:,} training with as many control patients. Samples are drawn under a secret seed. "
         "Attacks use the patient table and features of the "
         "claims (number of stays, days to the first stay, chemotherapy sessions, first stay's diagnosis).</p>"
-        "<h2>1. Anonymeter attacks</h2>"
+        "<h2 id='anonymeter'>1. Anonymeter attacks</h2>"
         "<div class='explain'>Three attacks named by the European data protection board's anonymisation criteria. "
         "<b>Singling out</b>: build predicates from the replica that isolate exactly one real patient. "
         "<b>Linkability</b>: knowing a patient's registry facts (sex, age, département, diagnosis date) and hospital "
@@ -314,7 +317,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *,
         + img(_risk_plot(risk, policy), "Anonymeter risks")
         + table(["attack", "risk", "95% CI", "success on training", "on control", "random baseline",
                  "attacks (training / control)", "Anonymeter warnings"], anonymeter)
-        + "<h2>2. Distances to the closest real record</h2>"
+        + "<h2 id='distances'>2. Distances to the closest real record</h2>"
         "<div class='explain'>For each synthetic record, the distance to the closest training patient and to the "
         "closest control patient (numbers scaled by their range, categories 0 if equal else 1). A generator that "
         "does not memorise puts about half its records closer to each; copies sit at distance 0.</div>"
@@ -330,7 +333,7 @@ def render(risk: dict, checks: list[dict], policy: dict, arrays: dict | None, *,
         + _membership_section(risk["membership"], policy)
         + _attacker_models_section(risk)
         + _precision_section(risk, checks))
-    return page(*_TITLE, body)
+    return page(*_TITLE, body, **siblings)
 
 
 def degenerate_measures(risk: dict) -> list[dict]:
@@ -382,5 +385,6 @@ def write_risk_report(risk: dict, checks: list[dict], policy: dict, out_dir: str
     if before is not None:
         document["before_remediation"] = before
     write_text(json.dumps(document, indent=2, sort_keys=True, default=float) + "\n", out / "risk.json")
-    write_text(render(risk, checks, policy, arrays, before=before), out / "risk.html")
+    write_text(render(risk, checks, policy, arrays, before=before, here=out / "risk.html"), out / "risk.html")
+    link_family(out / "risk.html")  # a utility report written beside it first links back to it
     return document

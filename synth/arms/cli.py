@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from harmonie.output_flag import OVERWRITE_FILE_HELP, overwrite_option
+
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _ANY = click.Path(path_type=Path)
@@ -34,18 +36,17 @@ def arm() -> None:
 
 @arm.command("example-eligibility")
 @click.option("--out", "out_path", type=_FILE, default=None, help="File to write (default: print it).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@overwrite_option(OVERWRITE_FILE_HELP)
 def example_eligibility(out_path: Path | None, overwrite: bool) -> None:
     """Write an example eligibility spec (TOML) to start from."""
-    from harmonie.errors import HarmonieError
     from harmonie.io import write_text
+    from harmonie.output_set import check_output_file
     from synth.arms.eligibility import example_eligibility_text
 
     if out_path is None:
         click.echo(example_eligibility_text(), nl=False)
         return
-    if out_path.exists() and not overwrite:
-        raise HarmonieError(f"{out_path} exists; pass --overwrite to replace it")
+    check_output_file(out_path, overwrite=overwrite)
     write_text(example_eligibility_text(), out_path)
     click.echo(f"wrote an example eligibility spec to {out_path}")
 
@@ -63,8 +64,7 @@ def example_eligibility(out_path: Path | None, overwrite: bool) -> None:
 @click.option("--stage-log-odds", type=_LOG_ODDS, default=-0.7, show_default=True,
               help="Log-odds of enrolment per stage step (negative: earlier stages enrol more).")
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty output folder (this command's previous "
-              "files there are replaced).")
+@overwrite_option()
 def simulate_trial(source_dir: Path, eligibility_path: Path, out_dir: Path, size: int, hazard_ratio: float,
                    age_log_odds: float, stage_log_odds: float, seed: int, overwrite: bool) -> None:
     """Draw a simulated single-arm trial with a known drug effect from eligible patients of SOURCE."""
@@ -86,8 +86,7 @@ def simulate_trial(source_dir: Path, eligibility_path: Path, out_dir: Path, size
               help="Where the controls come from: the warehouse (ANALYTIC/train) or a replica folder.")
 @click.option("--out", "out_dir", type=_DIR, required=True)
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty output folder (this command's previous "
-              "files there are replaced).")
+@overwrite_option()
 def build(trial_path: Path, eligibility_path: Path, source_dir: Path, out_dir: Path, seed: int,
           overwrite: bool) -> None:
     """Select, balance and compare an external control arm; write the report and the analysis set."""
@@ -124,8 +123,7 @@ def build(trial_path: Path, eligibility_path: Path, source_dir: Path, out_dir: P
 @click.option("--age-log-odds", type=_LOG_ODDS, default=-0.5, show_default=True)
 @click.option("--stage-log-odds", type=_LOG_ODDS, default=-0.7, show_default=True)
 @click.option("--seed", type=_SEED, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty output folder (this command's previous "
-              "files there are replaced).")
+@overwrite_option()
 def calibrate(warehouse_dir: Path, trial_source_dir: Path, replica_dir: Path | None, eligibility_path: Path,
               out_dir: Path, trials: int, hazard_ratios: tuple[float, ...], trial_size: int, control_size: int,
               age_log_odds: float, stage_log_odds: float, seed: int, overwrite: bool) -> None:

@@ -1,12 +1,13 @@
 """The ``harmonie arm`` commands' output folders: checked before any work, then written as one unit.
 
 The unit is :class:`harmonie.output_set.OutputFolder`, as for every other command: the folder
-is locked, the files are written into a staging folder inside it (each atomically, by
-:mod:`harmonie.io`) and appear together, with a run manifest, only when the command succeeds;
-a failed run leaves the folder as it was. Before that (and before reading any data) the folder
-is checked here: a folder holding files is refused unless ``overwrite`` (then this command's
-previous files are replaced, other files are left alone), and the output may never be, or hold,
-one of the inputs (``--out`` = ``--source`` would write a report into the warehouse).
+is locked, the files are written into a staging folder (each atomically, by :mod:`harmonie.io`)
+and appear together, with a run manifest, only when the command succeeds; a failed run leaves
+the folder as it was. Before that (and before reading any data) the folder is checked by the
+output policy of every command (:func:`harmonie.output_set.check_output_folder`): a folder
+holding files is refused unless ``overwrite`` (then it is replaced whole: nothing of the
+previous output remains), and the output may never be, or hold, one of the inputs (``--out`` =
+``--source`` would write a report into the warehouse).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from harmonie.errors import HarmonieError, OutputNotWritable
 from harmonie.io import check_distinct_paths
-from harmonie.output_set import OutputFolder, is_control_file
+from harmonie.output_set import OutputFolder
+from harmonie.output_set import check_output_folder as check_policy
 
 
 def _resolved(path) -> Path:
@@ -35,10 +37,7 @@ def check_output_folder(out: str | Path, *, overwrite: bool, inputs: dict[str, s
     for option, value in inputs.items():  # nor a folder holding one
         if value is not None and target in _resolved(value).parents:
             raise HarmonieError(f"--out {out} holds the input {option} ({value}): choose another output folder")
-    if out.is_dir() and not overwrite and any(not is_control_file(p.name) for p in out.iterdir()):
-        raise HarmonieError(f"output folder {out} is not empty; pass --overwrite to write into it (this command's "
-                            "previous files are replaced)")
-    return out
+    return check_policy(out, overwrite=overwrite, inputs=inputs)
 
 
 @contextmanager
@@ -46,5 +45,5 @@ def output_folder(out: str | Path, command: str, *, overwrite: bool,
                   inputs: dict[str, str | Path | None] | None = None) -> Iterator[Path]:
     """A staging folder to write into; its files appear in ``out`` together when the block ends without error."""
     out = check_output_folder(out, overwrite=overwrite, inputs=inputs or {})
-    with OutputFolder(out, command) as staging:
+    with OutputFolder(out, command, overwrite=overwrite, inputs=inputs or {}) as staging:
         yield staging

@@ -24,6 +24,7 @@ import pandas as pd
 from harmonie.errors import InvalidParameter
 from harmonie.io import ensure_output_dir, write_bytes, write_text
 from harmonie.progress import stage
+from harmonie.report_html import link_family
 from privacy.disclosure import SNDS_MIN_CELL, DisclosureRule
 from synth.report import plots
 from synth.report.care_pathways import pathways_section
@@ -230,7 +231,8 @@ def write_pages(report: dict, out_dir: str | Path) -> None:
     }
     if "extra_columns" in report:
         images["extra_columns"] = plots.extra_columns(report["extra_columns"])
-    write_text(render(report, images), out / "utility.html")
+    write_text(render(report, images, here=out / "utility.html"), out / "utility.html")
+    link_family(out / "utility.html")  # a risk report written beside it first links back to it
     figures = ensure_output_dir(out / "figures")  # the same figures as files, for other reports and slides
     for name, png in images.items():
         write_bytes(base64.b64decode(png), figures / f"{name}.png")

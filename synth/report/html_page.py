@@ -1,4 +1,4 @@
-"""The utility report as one self-contained HTML page (figures embedded, no script, no link out).
+"""The utility report as one self-contained HTML page (figures embedded, no script, nothing fetched).
 
 Written for a clinician-statistician: a verdict box first, then one section per question
 (does each variable look right, do variables relate as they should, is survival kept, do
@@ -6,7 +6,8 @@ risk factors, subtypes and treatments keep their effect, are treatments given as
 care, do the claims look like real claims and agree with the treatments, are care pathways
 and costs kept, can a model learnt on the replica predict for real patients), each opening
 with what it shows and how to read it. (Named ``html_page`` so the
-package never shadows the standard library's ``html``.)
+package never shadows the standard library's ``html``.) Only links: its contents, and the
+sibling risk report of the same release when there is one (:func:`harmonie.report_html.family`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from html import escape
 
 from harmonie.report_html import fmt as _f
 from harmonie.report_html import img as _img
-from harmonie.report_html import page
+from harmonie.report_html import family, page
 from harmonie.report_html import passed as _passed
 from harmonie.report_html import table as _table
 from synth.report.checks import THRESHOLDS
@@ -151,6 +152,9 @@ def _distributions(report: dict, images: dict) -> str:
 
 
 def _correlations(section: dict, image: str, report: dict) -> str:
+    from synth.report.plots import heatmap_columns
+
+    shown = len(heatmap_columns(section))
     rows = [[escape(p["column_1"]), escape(p["column_2"]), _f(p["real"]), _f(p["synthetic"]), _f(p["abs_diff"])]
             for p in section["largest_differences"]]
     return (
@@ -162,6 +166,10 @@ def _correlations(section: dict, image: str, report: dict) -> str:
         f"be pale everywhere. Threshold: no difference above {THRESHOLDS['correlation_max_abs_diff']}. "
         f"Computed on {_n(section['rows_compared'], report)} patients per side.</div>"
         + _img(image, "association matrices")
+        + "<p class='note'>Colours: red for a positive association, blue for a negative one, white for none "
+          "(−1 to 1); the difference from white (none) to dark red (0.5 or more)."
+        + (f" The figure shows the {shown} of {len(section['columns'])} variables with the largest differences; "
+           "the table below lists the largest ones of all." if shown < len(section["columns"]) else "") + "</p>"
         + f"<p>Largest absolute difference: <b>{_f(section['max_abs_diff'])}</b>.</p>"
         + _table(["variable", "variable", "real", "synthetic", "|difference|"], rows))
 
@@ -515,8 +523,9 @@ def _extra_columns(section: dict, image: str, report: dict) -> str:
         + _table(["pair", "real", "synthetic", "ratio"], pairs))
 
 
-def render(report: dict, images: dict[str, str]) -> str:
-    """The page for a report dict and its figures (base64 PNGs keyed by name)."""
+def render(report: dict, images: dict[str, str], *, here=None) -> str:
+    """The page for a report dict and its figures (base64 PNGs keyed by name); ``here``: the path it is
+    written to, to link the sibling risk report of a release if it exists."""
     body = (_verdict(report) + _about(report) + _quality(report["sdv"]) + _distributions(report, images)
             + _correlations(report["correlations"], images["correlations"], report)
             + _survival(report["survival"], images, report)
@@ -530,4 +539,4 @@ def render(report: dict, images: dict[str, str]) -> str:
                if "extra_columns" in report else ""))
     return page("Utility report: synthetic replica",
                 "How useful is the synthetic dataset for oncology studies, compared with the real data it imitates? "
-                "(Harmonie)", body)
+                "(Harmonie)", body, here=here, pages=family(here) if here is not None else ())

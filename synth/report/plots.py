@@ -13,6 +13,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from harmonie.report_html import fixed_margins
 from harmonie.report_html import png as _png
 from synth.report.survival import term_label
 
@@ -69,7 +70,8 @@ def distributions(summaries: list[dict], min_cell: int, columns: int = 4) -> str
         ax.set_title(f"{summary['name']}  ({score})" if score else summary["name"], fontsize=9)
         ax.tick_params(labelsize=7)
     fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    # room for 18-character labels at 45 degrees under each row, a title over each, the legend on top
+    fixed_margins(fig, left=0.55, right=0.15, bottom=0.85, top=0.65, wspace=0.6, hspace=1.2)
     return _png(fig)
 
 
@@ -79,23 +81,64 @@ def _legend_handles():
     return [Patch(color=REAL, alpha=0.6, label="real"), Patch(color=SYNTHETIC, label="synthetic")]
 
 
-def correlations(section: dict) -> str:
-    """Real, synthetic and |difference| association matrices side by side."""
+MAX_HEATMAP_COLUMNS = 30  # more than this and the labels cannot be read: the figure shows those that differ most
+
+
+def heatmap_columns(section: dict, at_most: int = MAX_HEATMAP_COLUMNS) -> list[int]:
+    """Indices of the columns a heatmap shows: all up to ``at_most``, else the ``at_most`` with the largest
+    absolute real-synthetic difference with any other column (ties by position), in their order."""
     columns = section["columns"]
-    real, synthetic = np.array(section["real"]), np.array(section["synthetic"])
-    panels = (("real", real, "coolwarm", -1), ("synthetic", synthetic, "coolwarm", -1),
-              ("|real - synthetic|", np.abs(real - synthetic), "Reds", 0))
-    size = max(4.0, 0.32 * len(columns) + 1.5)
-    fig = Figure(figsize=(3 * size, size + 0.6))
-    for i, (title, matrix, cmap, vmin) in enumerate(panels):
+    if len(columns) <= at_most:
+        return list(range(len(columns)))
+    diff = np.abs(np.array(section["real"], dtype="float64") - np.array(section["synthetic"], dtype="float64"))
+    worst = np.nan_to_num(diff, nan=0.0).max(axis=1)
+    keep = sorted(sorted(range(len(columns)), key=lambda k: (-worst[k], k))[:at_most])
+    return keep
+
+
+def _label(name: str, width: int = 22) -> str:
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def correlations(section: dict) -> str:
+    """Real, synthetic and |difference| association matrices side by side: a diverging colour map centred at 0
+    (-1 to 1) for the associations, a sequential one for the difference, one colour bar each; at most
+    :data:`MAX_HEATMAP_COLUMNS` columns (the figure's title says which when there are more)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    keep = heatmap_columns(section)
+    columns = [_label(section["columns"][k]) for k in keep]
+    real = np.array(section["real"], dtype="float64")[np.ix_(keep, keep)]
+    synthetic = np.array(section["synthetic"], dtype="float64")[np.ix_(keep, keep)]
+    centred = TwoSlopeNorm(vmin=-1.0, vcenter=0.0, vmax=1.0)
+    panels = (("real", real, "RdBu_r", centred, "association"),
+              ("synthetic", synthetic, "RdBu_r", centred, "association"),
+              ("|real − synthetic|", np.abs(real - synthetic), "Reds", None, "|difference|"))
+    n = len(columns)
+    label_size = 9 if n <= 20 else 8 if n <= 26 else 7
+    size = max(4.0, 0.2 * n + 2.2)
+    fig = Figure(figsize=(3 * size + 1.2, size + 1.0))
+    for i, (title, matrix, cmap, norm, what) in enumerate(panels):
         ax = fig.add_subplot(1, 3, i + 1)
-        image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=1)
-        ax.set_xticks(range(len(columns)))
-        ax.set_yticks(range(len(columns)))
-        ax.set_xticklabels(columns, rotation=90, fontsize=7)
-        ax.set_yticklabels(columns if i == 0 else [], fontsize=7)
-        ax.set_title(title, fontsize=10)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+        shown = np.ma.masked_invalid(matrix)
+        image = (ax.imshow(shown, cmap=cmap, norm=norm) if norm is not None
+                 else ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=0.5))
+        ax.set_xticks(range(n))
+        ax.set_yticks(range(n))
+        ax.set_xticklabels(columns, rotation=60, ha="right", rotation_mode="anchor", fontsize=label_size)
+        ax.set_yticklabels(columns if i == 0 else [], fontsize=label_size)
+        ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.4)
+        ax.tick_params(which="minor", length=0)
+        ax.set_title(title, fontsize=11)
+        bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, extend="max" if norm is None else "neither")
+        bar.ax.tick_params(labelsize=8)
+        bar.set_label(what, fontsize=8)
+    total = len(section["columns"])
+    if n < total:
+        fig.suptitle(f"{n} of {total} variables shown: those with the largest real − synthetic difference",
+                     fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -137,34 +180,89 @@ def kaplan_meier(results: list[dict], min_cell: int) -> str:
     return _png(fig)
 
 
+# the hazard ratios a clinician reads off a forest plot; the axis keeps those within the range shown
+CLINICIAN_TICKS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0, 32.0)
+HR_AXIS_LIMITS = (0.05, 32.0)  # a CI wider than this is cut at the edge (its end drawn as an arrow)
+
+
+def hr_axis_range(terms: list[dict]) -> tuple[float, float]:
+    """The hazard-ratio range of a forest plot: every estimate and CI end (within :data:`HR_AXIS_LIMITS`),
+    always 1, padded by 8% of the range on the log scale, and at least 0.7-1.6 (ticks at 0.75, 1, 1.5)."""
+    values = [1.0]
+    for term in terms:
+        for side in ("real", "synthetic"):
+            est = term.get(side)
+            if est is not None:
+                values += [v for v in (est["hr"], est["lower"], est["upper"]) if v is not None and np.isfinite(v)
+                           and v > 0]
+    lo, hi = (float(np.clip(v, *HR_AXIS_LIMITS)) for v in (min(values), max(values)))
+    pad = max(math.log(hi / lo), math.log(2.0)) * 0.08
+    return (min(max(lo * math.exp(-pad), HR_AXIS_LIMITS[0]), 0.7),
+            max(min(hi * math.exp(pad), HR_AXIS_LIMITS[1]), 1.6))
+
+
+def clinician_ticks(lo: float, hi: float) -> list[float]:
+    """The ticks of :data:`CLINICIAN_TICKS` within [lo, hi]; 0.75 and 1.5 only on a narrow axis (below a
+    16-fold range), where they do not crowd their neighbours."""
+    narrow = hi / lo < 16
+    return [t for t in CLINICIAN_TICKS if lo <= t <= hi and (narrow or t not in (0.75, 1.5))]
+
+
 def _forest(ax, terms: list[dict], reference: str) -> None:
+    """Real (blue circle, above) and synthetic (orange square, below) hazard ratios side by side for each term,
+    95% CIs as bars, on a log axis with the ticks a clinician reads (0.25, 0.5, 1, 2, 4...) and a reference line
+    at 1; an end cut at the axis' edge ends in an arrow; a red cross marks a term whose synthetic CI misses the
+    real hazard ratio."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = hr_axis_range(terms)
     labels, labelled = [], set()
     for i, term in enumerate(terms):
         y = len(terms) - 1 - i
         labels.append((y, term_label(term["term"], reference)))
-        for side, colour, offset, marker in (("real", REAL, 0.15, "o"), ("synthetic", SYNTHETIC, -0.15, "s")):
+        if i % 2 == 0:
+            ax.axhspan(y - 0.5, y + 0.5, color="#f3f5f7", linewidth=0, zorder=0)
+        for side, colour, offset, marker in (("real", REAL, 0.17, "o"), ("synthetic", SYNTHETIC, -0.17, "s")):
             est = term[side]
             if est is None:
                 continue
-            ax.errorbar(est["hr"], y + offset, xerr=[[est["hr"] - est["lower"]], [est["upper"] - est["hr"]]],
-                        fmt=marker, color=colour, capsize=3, markersize=5, label=None if side in labelled else side)
+            hr = float(np.clip(est["hr"], lo, hi))
+            lower, upper = (float(np.clip(v, lo, hi)) if v is not None and np.isfinite(v) else (lo if k == 0 else hi)
+                            for k, v in enumerate((est["lower"], est["upper"])))
+            ax.errorbar(hr, y + offset, xerr=[[hr - lower], [upper - hr]], fmt=marker, color=colour, capsize=3,
+                        markersize=6, elinewidth=1.8, zorder=3, label=None if side in labelled else side)
+            for end, cut, tip in ((lower, est["lower"] is None or not est["lower"] > lo, "<"),
+                                  (upper, est["upper"] is None or not est["upper"] < hi, ">")):
+                if cut:
+                    ax.plot([end], [y + offset], marker=tip, color=colour, markersize=5, zorder=3)
             labelled.add(side)
         if term.get("covered") is False:
             ax.text(1.0, y, "× ", transform=ax.get_yaxis_transform(), ha="right", va="center", color="#b03a2e",
-                    fontsize=9)
-    ax.axvline(1.0, color="grey", linewidth=1, linestyle=":")
+                    fontsize=10, fontweight="bold")
+    if any(term.get("covered") is False for term in terms):
+        ax.plot([], [], "x", color="#b03a2e", markersize=6, label="synthetic CI\nmisses real HR")
+    ax.axvline(1.0, color="#57606a", linewidth=1.1, zorder=2)
     ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ticks = clinician_ticks(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.grid(axis="x", color="#d0d7de", linewidth=0.6, zorder=1)
+    ax.set_axisbelow(True)
+    ax.set_ylim(-0.6, max(len(terms), 1) - 0.4)
     ax.set_yticks([y for y, _ in labels])
-    ax.set_yticklabels([label for _, label in labels], fontsize=8)
-    ax.set_xlabel("hazard ratio (log scale, 95% CI)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_yticklabels([label for _, label in labels], fontsize=10)
+    ax.set_xlabel("hazard ratio (log scale, 95% CI); < 1: lower risk of death, > 1: higher", fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.tick_params(axis="y", length=0)
     if terms:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, borderaxespad=0.3)
 
 
 def forest(terms: list[dict], reference: str) -> str:
     """Hazard ratios with 95% CIs, real above synthetic for each term, log scale."""
-    fig = Figure(figsize=(7, 0.55 * max(len(terms), 1) + 1.2))
+    fig = Figure(figsize=(8, 0.6 * max(len(terms), 1) + 1.3))
     _forest(fig.add_subplot(1, 1, 1), terms, reference)
     fig.tight_layout()
     return _png(fig)
@@ -175,14 +273,14 @@ def forest_by_cancer(models: list[dict]) -> str:
     95% CI misses the real hazard ratio."""
     models = [m for m in models if m["terms"]] or models[:1]
     rows = max(len(models), 1)
-    heights = [0.42 * max(len(m["terms"]), 1) + 1.0 for m in models] or [1.5]
-    fig = Figure(figsize=(8, sum(heights)))
+    heights = [0.5 * max(len(m["terms"]), 1) + 1.1 for m in models] or [1.5]
+    fig = Figure(figsize=(9, sum(heights)))
     grid = fig.add_gridspec(rows, 1, height_ratios=heights)
     for i, model in enumerate(models):
         ax = fig.add_subplot(grid[i, 0])
         _forest(ax, model["terms"], model.get("reference_subtype") or "the reference subtype")
         ax.set_title(f"{model['cancer']} (stratified by stage)" if model["terms"] else
-                     f"{model['cancer']}: no model", fontsize=10)
+                     f"{model['cancer']}: no model", fontsize=11)
     fig.tight_layout()
     return _png(fig)
 
@@ -215,7 +313,7 @@ def treatment_shares(cells: list[dict], treatments: list[str]) -> str:
             if i == rows - 1:
                 ax.set_xlabel("stage", fontsize=8)
     fig.legend(handles=_legend_handles(), loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fixed_margins(fig, left=0.75, right=0.1, bottom=0.5, top=0.6, wspace=0.35, hspace=0.3)
     return _png(fig)
 
 

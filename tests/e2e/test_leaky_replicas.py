@@ -235,4 +235,10 @@ def test_release_command_refuses_a_copy_of_control_with_exit_3(leaky, release_da
     result = CliRunner().invoke(cli, ["-q", "release", "--synthetic", str(folder / "control_patients_as_replica"),
                                       "--real", str(root / "train"), "--control", str(root / "control"),
                                       "--signing-key", str(tmp_path / "k"), "--out", str(tmp_path / "b")])
-    assert result.exit_code == 3 and "exact_copies" in result.output and not (tmp_path / "b").exists()
+    assert result.exit_code == 3 and "exact_copies" in result.output
+    # only the refusal's risk report: no bundle, no replica row, and no utility report (it would show the copied
+    # patients' values)
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["refused"]
+    written = {p.relative_to(tmp_path / "b" / "refused").as_posix() for p in (tmp_path / "b" / "refused").rglob("*")
+               if p.is_file()}
+    assert "risk/risk.json" in written and not any(n.endswith(".parquet") or n.startswith("utility") for n in written)

@@ -233,3 +233,30 @@ def test_link_command_on_spark_writes_what_the_local_engine_writes(spark, small,
     assert pairs(tmp_path / "spark" / "candidates.parquet") == pairs(tmp_path / "local" / "candidates.parquet")
     for chart in ("match_weight_histogram.png", "m_u_per_comparison.png", "waterfall.png"):
         assert (tmp_path / "spark" / chart).exists()
+
+
+@needs_spark
+@pytest.mark.slow  # three Spark links: ~1.5 min here; `pytest -m slow tests/e2e/test_spark_engine.py`
+def test_link_all_on_spark_gives_the_local_clusters(spark, tmp_path):
+    """A multi-source plan (two programmes and SNDS, three pairs) on Spark: the local engine's clusters (#19)."""
+    from linkage.datasets.cohorts import parse_cohorts
+    from linkage.datasets.warehouse import make_warehouse
+    from linkage.multisource import example_plan, link_all, load_plan
+    from linkage.multisource.examples import encode_simulated
+
+    make_warehouse(parse_cohorts("canto:80,esme:150"), 2_000, seed=3).write(tmp_path / "wh")
+    for name, text in example_plan(["canto", "esme"]).items():
+        (tmp_path / "plan").mkdir(exist_ok=True)
+        (tmp_path / "plan" / name).write_text(text.replace("u_sample_pairs = 5000000", "u_sample_pairs = 200000"))
+    plan = load_plan(tmp_path / "plan" / "plan.toml")
+    encode_simulated(plan, tmp_path / "wh", KEY)
+    local = link_all(plan, tmp_path / "local")
+    on_spark = link_all(plan, tmp_path / "spark", engine="spark")
+    assert on_spark.clusters.equals(local.clusters) and on_spark.conflicts.equals(local.conflicts)
+    for a, b in zip(on_spark.runs, local.runs):
+        assert a.links.equals(b.links) and a.model.to_dict() == b.model.to_dict()
+        for state in ("records.parquet", "scored_pairs.parquet"):
+            assert pq.read_table(tmp_path / "spark" / "pairs" / a.pair.name / state).equals(
+                pq.read_table(tmp_path / "local" / "pairs" / b.pair.name / state))
+    with pytest.raises(Exception, match="keeps no candidate pairs"):
+        link_all(plan, tmp_path / "again", engine="spark", keep_candidates=True)

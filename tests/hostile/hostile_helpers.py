@@ -71,7 +71,7 @@ class World:
     def encode_args(self, patients: Path | None = None, stays: Path | None = None, tag: str = "x") -> list:
         return ["encode", "--spec", self.spec, "--key", self.key, "--in", patients or self.patients,
                 "--stays", stays or self.stays, "--out", self.root / f"{tag}.encoded.parquet",
-                "--crosswalk", self.root / f"{tag}.cw.parquet"]
+                "--crosswalk", self.root / f"{tag}.cw.parquet", "--overwrite"]  # scratch outputs, reused (#21)
 
     def link_args(self, left: Path | None = None, right: Path | None = None, spec: Path | None = None,
                   *extra) -> list:

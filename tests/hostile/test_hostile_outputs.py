@@ -70,7 +70,7 @@ def test_a_new_link_run_removes_the_old_evaluation_and_candidates_it_would_contr
     assert _evaluate(world, out / "links.parquet").exit_code == 0
     assert (out / "evaluation.json").exists() and (out / "candidates.parquet").exists()
     args.remove("--keep-candidates")
-    args += ["--threshold", "0.99"]
+    args += ["--threshold", "0.99", "--overwrite"]  # (issue #21: a non-empty --out needs --overwrite)
     assert run(*args).exit_code == 0
     assert not (out / "evaluation.json").exists()      # made from the replaced links
     assert not (out / "precision_recall.png").exists()

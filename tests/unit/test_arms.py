@@ -370,7 +370,7 @@ def test_outputs_are_one_unit_checked_before_any_work(world, trial_folder, tmp_p
     assert replaced.exit_code == 0, replaced.output
     document = json.loads(manifest_path(out, "arm build").read_text())
     assert document["state"] == "complete" and "report/arm.json" in document["files"]
-    assert "analysis_set.parquet" in document["files"] and (out / "keep.txt").exists()  # not ours: left alone
+    assert "analysis_set.parquet" in document["files"] and not (out / "keep.txt").exists()  # replaced whole (#21)
 
 
 def test_the_notebook_surface_names_every_step():

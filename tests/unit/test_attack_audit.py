@@ -198,7 +198,7 @@ def test_report_holds_figures_only(tmp_path, holder, references):
     # with a bar, exceeding it is a failing exit status
     failed = CliRunner().invoke(group, ["attack", "--encoded", str(encoded), "--reference", str(given_list),
                                         "--field", "first_name", "--plaintext-truth", str(truth),
-                                        "--fail-above", "0.01", "--out", str(out)])
+                                        "--fail-above", "0.01", "--out", str(out), "--overwrite"])
     assert failed.exit_code == 3
 
 

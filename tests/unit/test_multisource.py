@@ -185,6 +185,43 @@ def test_one_patient_per_person_across_three_cohorts_and_snds(linked):
     assert report["patients"]["with_their_snds_id"] >= max(q["recall"] for q in report["pairs"][:3]) - 0.01
 
 
+def test_holders_extract_from_the_clusters_and_the_analytic_dataset_has_one_row_per_patient(linked, tmp_path):
+    """#19 item 4 from the command line: each holder extracts its records that share a patient, the data team
+    builds one analytic row per Harmonie id holding a cohort record and an SNDS id."""
+    root, plan, _, result = linked
+    clusters = root / "run" / "clusters.parquet"
+    extracts = {}
+    for source in ("canto", "esme", "odh", "snds"):
+        holder = tmp_path / f"holder_{source}"
+        holder.mkdir()
+        tables = {t: t for t in ("snds_beneficiaries", "snds_stays", "snds_dispensings")} if source == "snds" else \
+            {"cohort_patients": f"{source}_patients"}
+        for name, table in tables.items():  # each holder's own folder, under the names `synth extract` reads
+            (holder / f"{name}.parquet").symlink_to(root / "pop" / f"{table}.parquet")
+        crosswalk = next((root / "plan" / "crosswalks").glob(f"*.{source}.parquet"))
+        extracts[source] = tmp_path / f"extract_{source}"
+        done = run("synth", "extract", "--role", "snds" if source == "snds" else "cohort", "--data", str(holder),
+                   "--crosswalk", str(crosswalk), "--clusters", str(clusters), "--source", source,
+                   "--out", str(extracts[source]))
+        assert done.exit_code == 0, done.output
+    frame = result.clusters.to_pandas()
+    with_snds = set(frame.loc[frame.source == "snds", "harmonie_id"])
+    patients = frame[(frame.source != "snds") & frame.harmonie_id.isin(with_snds)].harmonie_id.nunique()
+    made = run("synth", "analytic", "--clusters", str(clusters), "--snds", str(extracts["snds"]),
+               *[x for s in ("canto", "esme", "odh") for x in ("--cohort", f"{s}={extracts[s]}")],
+               "--out", str(tmp_path / "analytic"), "--control-fraction", "0.2")
+    assert made.exit_code == 0, made.output
+    summary = json.loads((tmp_path / "analytic" / "analytic.json").read_text())
+    assert summary["programmes"]["patients"] == patients
+    assert summary["programmes"]["in_two_programmes_or_more"] > 0
+    assert summary["patients"]["kept"] + summary["patients"]["quarantined"] == patients
+    kept = pd.concat([pd.read_parquet(tmp_path / "analytic" / part / "patients.parquet") for part in ("train", "control")])
+    assert len(kept) == summary["patients"]["kept"] and kept.patient_id.is_unique
+    wrong = run("synth", "analytic", "--clusters", str(clusters), "--snds", str(extracts["snds"]), "--cohort",
+                str(extracts["canto"]), "--out", str(tmp_path / "a2"))
+    assert wrong.exit_code == 2 and "NAME=EXTRACT" in wrong.output
+
+
 def test_the_linkage_unit_saw_encoded_files_only_and_wrote_every_output(linked):
     root, plan, _, result = linked
     run_dir = root / "run"
@@ -217,7 +254,8 @@ def test_link_all_is_deterministic_and_the_commands_give_the_same_clusters(linke
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((out / "cluster_evaluation.json").read_text())
     assert report["clusters"]["exact"]["recall"] >= 0.95 and len(report["pairs"]) == 6
-    missing = run("evaluate-clusters", *args[:4], "--crosswalk", f"canto={crosswalks / 'canto-snds.canto.parquet'}")
+    missing = run("evaluate-clusters", *args[:4], "--crosswalk", f"canto={crosswalks / 'canto-snds.canto.parquet'}",
+                  "--overwrite")  # (without it, the earlier evaluation is refused first)
     assert missing.exit_code != 0 and "no crosswalk for source" in missing.output
     again = run("cluster", "--plan", str(root / "plan" / "plan.toml"), "--run", str(out), "--out",
                 str(tmp_path / "again"), "--no-contradictions")
