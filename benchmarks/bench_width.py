@@ -228,8 +228,8 @@ def _markdown(results: list[dict], baselines: list[dict]) -> str:
              "<= 1 passes) | risk |",
              "|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|"]
     for r in results:
-        extra = ", ".join(f"{k.replace('extra_columns_', '')} {v['value']}" for k, v in r["extra_checks"].items()) \
-            or "—"
+        extra = ", ".join(f"{k.replace('extra_columns_', '')} {round(v['value'], 2)}"
+                          for k, v in r["extra_checks"].items()) or "—"
         risk = "—" if "risk" not in r else f"{r['risk']['verdict'].split(';')[0].split(' — ')[0]} " \
             f"({r['risk']['wall_seconds']} s, {r['risk']['peak_rss_gb']} GB)"
         lines.append(f"| {r['width']} | {r['fit']['wall_seconds']} | {r['fit_extra_columns_seconds']} | "
