@@ -18,7 +18,6 @@ one report. The output folder is laid out by party, so a reader sees who holds w
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -134,17 +133,13 @@ def write_demo_policy(path: Path) -> Path:
     below their limits whatever the replica (the upper end of inference of death's CI
     needs ~9,000 control patients): the default policy refuses, as it should for real
     data. The demo shows the pipeline to its end on simulated data, so it decides on the
-    estimates, says so, and the risk report shows which checks are amber.
+    estimates, says so, and the risk report shows which checks are amber. The text is
+    ``harmonie release policy --on-estimates``'s (``privacy.release.policy.policy_on_estimates``).
     """
     from harmonie.io import write_text
-    from privacy.release.policy import DEFAULT_POLICY
+    from privacy.release.policy import policy_on_estimates
 
-    text, count = re.subn(r"(?m)^use_upper_ci = true", "use_upper_ci = false", DEFAULT_POLICY)
-    if count != 1:
-        raise HarmonieError("the default release policy has no use_upper_ci line to switch off")
-    header = ("# The demo's release policy: the defaults, decided on the estimates (simulated data). A real\n"
-              "# release keeps use_upper_ci = true and needs control sets large enough to bound each risk.\n")
-    return write_text(header + text, path)
+    return write_text(policy_on_estimates(), path)
 
 
 def _synth_stage(parties: dict, seed: int, policy: Path | None, report) -> dict:

@@ -116,7 +116,7 @@ def release(ctx, synthetic_dir, real_dir, control_dir, policy_path, signing_key_
                        [--also-real OTHER ...] [--overwrite]
       harmonie release verify BUNDLE [--public-key K.pub]
       harmonie release keygen --out K          (passphrase: HARMONIE_SIGNING_PASSPHRASE)
-      harmonie release policy                  (print the default policy)
+      harmonie release policy [--on-estimates] (print the default policy; decided on the estimates: simulated data)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -188,11 +188,14 @@ def keygen(out_path: Path) -> None:
 
 
 @release.command("policy")
-def show_policy() -> None:
+@click.option("--on-estimates", is_flag=True,
+              help="The defaults decided on the estimates (use_upper_ci = false): for simulated data and "
+                   "demonstrations only, as `harmonie demo` applies; a real release keeps the upper end of each CI.")
+def show_policy(on_estimates: bool) -> None:
     """Print the default release policy (copy it to a file to change a threshold)."""
-    from privacy.release.policy import DEFAULT_POLICY
+    from privacy.release.policy import DEFAULT_POLICY, policy_on_estimates
 
-    click.echo(DEFAULT_POLICY, nl=False)
+    click.echo(policy_on_estimates() if on_estimates else DEFAULT_POLICY, nl=False)
 
 
 @click.group()

@@ -13,6 +13,7 @@ estimate decides and amber is a warning in the report.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 
@@ -90,6 +91,25 @@ max_rows = 20000   # subsample per set (training, replica, control) on large dat
                    # predicted by whoever made the replica, yet a rerun on the same inputs is identical
 """
 
+ON_ESTIMATES_HEADER = """\
+# FOR SIMULATED DATA AND DEMONSTRATIONS ONLY: the default policy below with
+# [decisions] use_upper_ci = false, so each check is decided on its estimate and a check whose
+# 95% CI crosses its limit passes marked amber (`harmonie demo`, the README tour). At a few
+# thousand patients the upper ends of some CIs cannot get under their limits whatever the
+# replica. A real release keeps use_upper_ci = true and needs control sets large enough to
+# bound each risk (the risk report says how many control patients would make a check conclusive).
+"""
+
+
+def policy_on_estimates() -> str:
+    """The default policy decided on the estimates (``use_upper_ci = false``): for simulated data only.
+
+    ``harmonie release policy --on-estimates`` prints it and ``harmonie demo`` applies it; one text for both.
+    """
+    text, count = re.subn(r"(?m)^use_upper_ci = true", "use_upper_ci = false", DEFAULT_POLICY)
+    if count != 1:
+        raise HarmonieError("the default release policy has no use_upper_ci line to switch off")
+    return ON_ESTIMATES_HEADER + text
 
 
 class ColumnList:

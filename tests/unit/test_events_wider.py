@@ -218,7 +218,8 @@ def test_encode_command_takes_a_finess_map_and_bad_maps_are_one_line_errors(tmp_
     assert "FINESS map" in result.output and CENTRE not in result.output
     for name, message in (("three.csv", "must have two columns"), ("bad.csv", "row 1: 'finess' is not a FINESS"),
                           ("twice.csv", "mapped to two groups"), ("absent.csv", "not found")):
-        (tmp_path / "o.parquet").unlink(missing_ok=True)
+        for output in ("o.parquet", "c.parquet", "c.rejects.parquet"):  # (an existing output is refused first)
+            (tmp_path / output).unlink(missing_ok=True)
         result = encode("--finess-map", str(tmp_path / name))
         assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
         assert not (tmp_path / "o.parquet").exists()

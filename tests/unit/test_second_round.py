@@ -133,6 +133,7 @@ def test_a_query_with_unknown_ids_or_beyond_the_caps_is_refused_in_one_line(roun
     runner, cli = CliRunner(), app()
 
     def answer(query_path, *extra, key="k.key"):
+        (tmp_path / "answer.parquet").unlink(missing_ok=True)  # each query answered afresh (no --overwrite)
         return runner.invoke(cli, ["--quiet", "encode-pairs", "--spec", str(out / "spec.toml"),
                                    "--key", str(out / key), "--in", str(out / "cohort_patients.parquet"),
                                    "--crosswalk", str(out / "cohort.crosswalk.parquet"), "--query", str(query_path),
