@@ -63,7 +63,8 @@ def parse_dates(values: pd.Series) -> pd.Series:
     return pd.Series(pd.to_datetime(map_distinct(values, _to_timestamp)), index=values.index)
 
 
-def _sex(values: pd.Series) -> pd.Series:
+def sex_codes(values: pd.Series) -> pd.Series:
+    """Sex as 'M' / 'F' (None when unreadable), whatever the holder's coding."""
     codes = map_distinct(values, lambda v: None if pd.isna(v) else normalise_sex(v))
     return pd.Series(codes, index=values.index, dtype="object").map({1: "M", 2: "F"})
 
@@ -104,7 +105,7 @@ def _patients(cohort: pd.DataFrame, snds: pd.DataFrame, pairs: pd.DataFrame) -> 
     p = cohort.merge(pairs, on=LINKAGE_ID, how="inner")
     p = p.merge(snds.rename(columns={LINKAGE_ID: _SNDS, "sex": "snds_sex", "birth_date": "snds_birth",
                                      "death_date": "snds_death"}), on=_SNDS, how="left")
-    p["sex"] = _sex(p["snds_sex"]).fillna(_sex(p["sex"]))
+    p["sex"] = sex_codes(p["snds_sex"]).fillna(sex_codes(p["sex"]))
     p["diagnosis_date"] = parse_dates(p["diagnosis_date"])
     p["birth"] = parse_dates(p["birth_date"]).fillna(parse_dates(p["snds_birth"]))
     p["death_date"] = parse_dates(p["death_date"]).fillna(parse_dates(p["snds_death"]))

@@ -160,7 +160,7 @@ def analytic(links_path: Path | None, cohort_items: tuple[str, ...], snds_dir: P
 def _cohort_extracts(items: tuple[str, ...], *, named: bool) -> dict[str, Path]:
     """--cohort values: one EXTRACT (one cohort), or NAME=EXTRACT per programme (--clusters)."""
     if not named:
-        if len(items) != 1 or "=" in items[0] and not Path(items[0]).exists():
+        if len(items) != 1 or ("=" in items[0] and not Path(items[0]).exists()):
             raise click.UsageError("with --links, give one --cohort EXTRACT (NAME=EXTRACT goes with --clusters)")
         return {"cohort": Path(items[0])}
     extracts = {}

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from harmonie.errors import HarmonieError
-from synth.analytic import Analytic, build_analytic, parse_dates
+from synth.analytic import Analytic, build_analytic, parse_dates, sex_codes
 from synth.extract import LINKAGE_ID
 
 HARMONIE_ID = "harmonie_id"
@@ -65,7 +65,10 @@ def _first_values(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _disagreeing(cohort: pd.DataFrame) -> pd.Series:
     """Harmonie id -> reason, for patients whose programme records differ on a :data:`MUST_AGREE` variable."""
-    normalised = cohort.assign(birth_date=parse_dates(cohort["birth_date"]))
+    # compared as the analytic dataset reads them: programmes code sex ('F', '2', 'femme') and write names of
+    # cancers their own way, and that is no disagreement
+    normalised = cohort.assign(birth_date=parse_dates(cohort["birth_date"]), sex=sex_codes(cohort["sex"]),
+                               cancer_type=cohort["cancer_type"].astype("string").str.strip().str.lower())
     reasons = pd.Series(dtype="object")
     for column in MUST_AGREE:  # the first variable that differs is the reason given
         distinct = normalised.dropna(subset=[column]).groupby(LINKAGE_ID)[column].nunique()

@@ -39,6 +39,8 @@ def _warehouse(single):
                                            - pd.Timedelta(days=40)).date().isoformat()
     esme.loc[earlier, "stage"] = 4 if shared.loc[earlier, "stage"] != 4 else 3
     esme.loc[other_cancer, "cancer_type"] = "lung" if shared.loc[other_cancer, "cancer_type"] != "lung" else "breast"
+    recoded = shared.index[7]  # ESME codes sex as the NIR does: the same patient, not a disagreement
+    esme.loc[recoded, "sex"] = {"F": "2", "M": "1"}.get(shared.loc[recoded, "sex"], shared.loc[recoded, "sex"])
 
     second = patients.iloc[5]["right_id"]  # a second SNDS id for one person, holding half of its stays
     beneficiaries = snds["snds_beneficiaries"]
