@@ -45,7 +45,12 @@ def _frame(clusters: pa.Table | pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise HarmonieError(f"the clusters lack column(s) {', '.join(missing)}: give the clusters.parquet written "
                             "by `harmonie link-all`")
-    return frame[list(CLUSTER_COLUMNS)]
+    frame = frame[list(CLUSTER_COLUMNS)]
+    twice = int(frame.duplicated(["source", LINKAGE_ID]).sum())
+    if twice:
+        raise HarmonieError(f"the clusters put {twice:,} record(s) of one source in two places: give the "
+                            "clusters.parquet written by `harmonie link-all`, unedited")
+    return frame
 
 
 def _keyed(table: pd.DataFrame, ids: pd.Series, what: str) -> pd.DataFrame:

@@ -123,3 +123,5 @@ def test_bad_inputs_are_one_line_errors(single):
         build_clustered_analytic(clusters.drop(columns="source"), programmes, snds)
     with pytest.raises(HarmonieError, match="at least one cohort"):
         build_clustered_analytic(clusters, {}, snds)
+    with pytest.raises(HarmonieError, match="in two places"):
+        build_clustered_analytic(pd.concat([clusters, clusters.head(3).assign(harmonie_id="X")]), programmes, snds)
