@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 
 from harmonie.errors import HarmonieError
 
+
+def _identity_crosswalk(path: str | Path) -> pd.DataFrame:
+    """The crosswalk of truth written in linkage ids: each encoded record's id to itself (read from the file's
+    id column only; the linkage reads and checks the whole file)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(str(path), columns=["linkage_id"])["linkage_id"].to_pylist()
+    return pd.DataFrame({"local_id": ids, "linkage_id": ids})
+
+
 def bench_linkage(spec_path: str | Path, left_path: str | Path, right_path: str | Path, truth: pd.DataFrame, *,
                   left_crosswalk: pd.DataFrame | None = None, right_crosswalk: pd.DataFrame | None = None,
                   duplicates: pd.DataFrame | None = None, threshold: float | None = None):
@@ -33,22 +44,21 @@ def bench_linkage(spec_path: str | Path, left_path: str | Path, right_path: str 
     if (left_crosswalk is None) != (right_crosswalk is None):
         raise HarmonieError("give both crosswalks (truth in local ids) or neither (truth in linkage ids)")
     spec = load_spec(spec_path)
+    if left_crosswalk is None:  # truth already in linkage ids: identity crosswalks
+        left_crosswalk, right_crosswalk = (_identity_crosswalk(path) for path in (left_path, right_path))
+    # the truth is checked before linking, so a wrong truth file or crosswalk is one line in a second, not
+    # after the whole linkage
+    pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
+    if len(truth) and not pairs.pairs:  # before evaluate_links, whose own message presumes crosswalks were given
+        raise HarmonieError("none of the truth pairs is among the encoded records: truth in local ids needs "
+                            "--left-crosswalk and --right-crosswalk, and truth in linkage ids needs neither")
     start = time.perf_counter()
     result = link(spec, left_path, right_path, threshold=threshold)
     link_seconds = time.perf_counter() - start
     link_rss = peak_rss_gb()
 
     t0 = time.perf_counter()
-    if left_crosswalk is None:  # truth already in linkage ids: identity crosswalks
-        left_crosswalk = pd.DataFrame({"local_id": result.left_ids.to_pylist()})
-        left_crosswalk["linkage_id"] = left_crosswalk.local_id
-        right_crosswalk = pd.DataFrame({"local_id": result.right_ids.to_pylist()})
-        right_crosswalk["linkage_id"] = right_crosswalk.local_id
     links = result.links.select(["left_id", "right_id", "match_probability"]).to_pandas()
-    pairs = truth_pairs(truth, left_crosswalk, right_crosswalk, duplicates)
-    if len(truth) and not pairs.pairs:  # before evaluate_links, whose own message presumes crosswalks were given
-        raise HarmonieError("none of the truth pairs is among the encoded records: truth in local ids needs "
-                            "--left-crosswalk and --right-crosswalk, and truth in linkage ids needs neither")
     report = evaluate_links(links, truth, left_crosswalk, right_crosswalk, duplicates)
     summary = result.summary
     report["pairs_completeness"] = pairs_completeness(
