@@ -33,11 +33,14 @@ needs_spark = pytest.mark.skipif(not SPARK_OK, reason=f"Spark engine identity no
 
 
 def _spec_texts() -> dict[str, str]:
-    indirect = example_spec_text("indirect")
-    assert "max_block_size = 2000" in indirect
+    # u from 200,000 random pairs, not 5,000,000: the engines' identity does not depend on the sample's size, and
+    # at 500 x 6,000 records the default would draw more pairs than the 3,000,000 there are
+    texts = {name: example_spec_text(name).replace("u_sample_pairs = 5000000", "u_sample_pairs = 200000")
+             for name in ("names", "indirect")}
+    assert all("u_sample_pairs = 200000" in text for text in texts.values())
+    assert "max_block_size = 2000" in texts["indirect"]
     # a small guard, so the oversized-block path runs on a small population too
-    return {"names": example_spec_text("names"), "indirect": indirect.replace("max_block_size = 2000",
-                                                                              "max_block_size = 3")}
+    return {**texts, "indirect": texts["indirect"].replace("max_block_size = 2000", "max_block_size = 3")}
 
 
 @pytest.fixture(scope="module")
