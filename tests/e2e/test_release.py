@@ -90,15 +90,10 @@ def test_real_rows_with_small_noise_fail(data):
     assert {"linkability", "dcr_closer_to_train"} <= _failed(checks)
 
 
-def test_release_bundle_verifies_and_any_change_is_detected(data, tmp_path, monkeypatch):
-    root, _, _, _ = data
-    pub, fingerprint = new_signing_key(tmp_path / "signer", PASSPHRASE)
-    from privacy.release.signing import load_signing_key
-
-    key = load_signing_key(tmp_path / "signer", PASSPHRASE)
-    bundle = tmp_path / "bundle"
-    manifest = release(root / "replica", root / "train", root / "control", bundle, signing_key=key,
-                       policy_path=open_gate(tmp_path))
+def test_release_bundle_verifies_and_any_change_is_detected(remediated, tmp_path):
+    """The bundle of a release (here the remediated one below: one release serves both tests) verifies under its
+    pinned key, and any change to it is caught."""
+    bundle, pub, fingerprint, manifest, _ = remediated
     assert manifest["verdict"] == "released"
     assert {"synthetic/patients.parquet", "utility/utility.html", "risk/risk.html", "risk/risk.json",
             "policy.toml"} <= set(verify_bundle(bundle, pub)["files"])
@@ -174,7 +169,7 @@ def test_risk_report_is_written_and_reproducible(data, tmp_path):
     from privacy.risk.report import write_risk_report
 
     _, train, control, replica = data
-    small = {**POLICY, "measurement": {**POLICY["measurement"], "n_attacks": 300, "attack_targets": 500,
+    small = {**POLICY, "measurement": {**POLICY["measurement"], "n_attacks": 100, "attack_targets": 200,
                                        "max_rows": 1500}}
     documents = []
     for run in ("a", "b"):
@@ -187,16 +182,18 @@ def test_risk_report_is_written_and_reproducible(data, tmp_path):
     assert "Anonymeter" in html and "data:image/png;base64," in html
 
 
-def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_after(data, tmp_path):
-    """A copula replica with 5% real training patients slipped in fails on copies; --remediate removes them
-    (and coarsens quasi-identifiers), measures again, releases, and the risk report shows both verdicts."""
+@pytest.fixture(scope="module")
+def remediated(data, tmp_path_factory):
+    """A copula replica with 5% real training patients slipped in, released with --remediate under the open gate:
+    (bundle, public key, its fingerprint, manifest, the slipped-in patients' ids)."""
     root, train, _, replica = data
+    tmp_path = tmp_path_factory.mktemp("remediated")
     leaked = _resampled(train, 8)
     ids = set(leaked["patients"]["patient_id"].head(len(replica["patients"]) // 20))
     mixed = {name: pd.concat([frame, leaked[name][leaked[name]["patient_id"].isin(ids)].assign(
         patient_id=lambda f: "L" + f["patient_id"])], ignore_index=True) for name, frame in replica.items()}
     write_dataset(mixed, tmp_path / "mixed")
-    new_signing_key(tmp_path / "k", PASSPHRASE)
+    pub, fingerprint = new_signing_key(tmp_path / "k", PASSPHRASE)
     from privacy.release.signing import load_signing_key
 
     key = load_signing_key(tmp_path / "k", PASSPHRASE)
@@ -204,14 +201,21 @@ def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_aft
     # assessment), so this one release shows both the refusal and the remediation
     manifest = release(tmp_path / "mixed", root / "train", root / "control", tmp_path / "bundle", signing_key=key,
                        remediate=True, policy_path=open_gate(tmp_path))
+    return tmp_path / "bundle", pub, fingerprint, manifest, ids
+
+
+def test_remediation_drops_copied_and_unique_patients_and_reports_before_and_after(remediated):
+    """A copula replica with 5% real training patients slipped in fails on copies; --remediate removes them
+    (and coarsens quasi-identifiers), measures again, releases, and the risk report shows both verdicts."""
+    bundle, _, _, manifest, ids = remediated
     counts = manifest["remediation"]
     assert counts["dropped_copies"] + counts["dropped_replicated_uniques"] >= len(ids)
     assert counts["patients_out"] == counts["patients_in"] - counts["dropped_copies"] - counts[
         "dropped_replicated_uniques"]
-    risk = json.loads((tmp_path / "bundle" / "risk" / "risk.json").read_text())
+    risk = json.loads((bundle / "risk" / "risk.json").read_text())
     assert "exact_copies" in {c["name"] for c in risk["before_remediation"]["checks"] if not c["passed"]}
     assert all(c["passed"] for c in risk["checks"])
-    released = pd.read_parquet(tmp_path / "bundle" / "synthetic" / "patients.parquet")
+    released = pd.read_parquet(bundle / "synthetic" / "patients.parquet")
     assert not released["patient_id"].str.startswith("L").any()  # every slipped-in real patient is gone
     assert (released["age_at_diagnosis"] % 5 == 0).all()
     assert (pd.to_datetime(released["diagnosis_date"]).dt.day == 1).all()
