@@ -26,6 +26,9 @@ def _identity_crosswalk(path: str | Path) -> pd.DataFrame:
     import pandas as pd
     import pyarrow.parquet as pq
 
+    from linkage.encoding.encoded_file import read_footer
+
+    read_footer(path)  # a missing, foreign or altered file is the linkage's own one-line error, before reading
     ids = pq.read_table(str(path), columns=["linkage_id"])["linkage_id"].to_pylist()
     return pd.DataFrame({"local_id": ids, "linkage_id": ids})
 

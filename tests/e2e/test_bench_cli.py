@@ -107,3 +107,14 @@ def test_files_from_different_specs_are_refused(cli, files, tmp_path):
                                       "--spec", str(tmp_path / "names.toml"), "--truth", str(files / "truth.parquet"),
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "another spec" in result.output and result.output.count("\n") == 1
+
+
+def test_an_unreadable_encoded_file_is_one_line_before_the_truth_is_read(cli, files, tmp_path):
+    """Truth in linkage ids is checked against the encoded files' ids before linking: a file that is not an
+    encoded file is still the linkage's own one-line error, not a Parquet traceback."""
+    (tmp_path / "left.parquet").write_text("not parquet")
+    result = CliRunner().invoke(cli, ["--quiet", "bench", "--left", str(tmp_path / "left.parquet"),
+                                      "--right", str(files / "snds.encoded.parquet"), "--spec", str(files / "spec.toml"),
+                                      "--truth", str(files / "truth.parquet"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a readable Parquet file" in result.output, result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
