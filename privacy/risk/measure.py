@@ -20,7 +20,7 @@ Whether the replica holds real people is not estimated here but screened on the 
 from __future__ import annotations
 
 from harmonie.errors import HarmonieError
-from harmonie.progress import stage
+from harmonie.progress import progress, stage
 from privacy.risk import attacker_models
 from privacy.risk.anonymeter_attacks import inference, linkability, singling_out
 from privacy.risk.distances import distance_metrics
@@ -56,34 +56,43 @@ def measure_risk(tables: dict, *, n_attacks: int = 5000, attack_targets: int = 1
     n = min(len(train_all), len(ctrl))
     train = subsample(train_all, n, seed + 3)  # one size with control: singling out, distances, uniqueness
 
-    def timed(label, function, **kwargs):  # times go to the stage lines, not the (reproducible) results
-        with stage(f"risk: {label}"):
-            return function(**kwargs)
+    # two singling-out modes, linkability, an inference per secret, distances and uniqueness: counted, so the
+    # lines say how many are left (at 193,000 patients they take minutes)
+    measures = 2 + 1 + len(SECRETS) + 2
+    done = iter(range(1, measures + 1))
 
-    targeted = {"train": train_all, "synthetic": syn, "control": ctrl, "n_attacks": attack_targets, "seed": seed,
-                    "n_jobs": n_jobs}
-    singling = {mode: timed(f"singling out ({mode})", singling_out, mode=mode, train=train, synthetic=syn,
-                            control=ctrl, n_attacks=n_attacks, seed=seed, n_cols=SINGLING_OUT_COLUMNS)
-                for mode in ("univariate", "multivariate")}
-    for mode, figures in singling.items():
-        figures["attacker_model"] = attacker_models.singling_out(mode, SINGLING_OUT_COLUMNS)
-    linked = timed("linkability", linkability, aux_cols=LINKABILITY_SPLIT, n_neighbors=LINKABILITY_NEIGHBOURS,
-                   **targeted)
-    linked["attacker_model"] = attacker_models.linkability(LINKABILITY_SPLIT, LINKABILITY_NEIGHBOURS)
-    inferred = {}
-    for secret in SECRETS:
-        inferred[secret] = timed(f"inference of {secret}", inference, secret=secret, **targeted)
-        inferred[secret]["attacker_model"] = attacker_models.inference(
-            secret, [c for c in train.columns if c != secret])
-    result = {
-        "sizes": {"full": full_sizes,
-                  "used": {"train": len(train), "synthetic": len(syn), "control": len(ctrl)},
-                  "targets": {"train": min(len(train_all), attack_targets), "control": min(len(ctrl), attack_targets)},
-                  "max_rows": max_rows},
-        "singling_out": singling, "linkability": linked, "inference": inferred,
-    }
-    distances = timed("distances", distance_metrics, train=train, synthetic=syn, control=ctrl)
-    result["_arrays"] = distances.pop("dcr_values")
-    result["distances"] = distances
-    result["uniqueness"] = timed("uniqueness", uniqueness_metrics, train=train, synthetic=syn, control=ctrl)
+    def timed(label, function, **kwargs):  # times go to the stage lines, not the (reproducible) results
+        with stage(f"risk [{next(done)}/{measures}]: {label}"):
+            result = function(**kwargs)
+        attacked.advance()
+        return result
+
+    with progress("risk measures", measures, unit="measures", lines=measures) as attacked:
+        targeted = {"train": train_all, "synthetic": syn, "control": ctrl, "n_attacks": attack_targets,
+                    "seed": seed, "n_jobs": n_jobs}
+        singling = {mode: timed(f"singling out ({mode})", singling_out, mode=mode, train=train, synthetic=syn,
+                                control=ctrl, n_attacks=n_attacks, seed=seed, n_cols=SINGLING_OUT_COLUMNS)
+                    for mode in ("univariate", "multivariate")}
+        for mode, figures in singling.items():
+            figures["attacker_model"] = attacker_models.singling_out(mode, SINGLING_OUT_COLUMNS)
+        linked = timed("linkability", linkability, aux_cols=LINKABILITY_SPLIT, n_neighbors=LINKABILITY_NEIGHBOURS,
+                       **targeted)
+        linked["attacker_model"] = attacker_models.linkability(LINKABILITY_SPLIT, LINKABILITY_NEIGHBOURS)
+        inferred = {}
+        for secret in SECRETS:
+            inferred[secret] = timed(f"inference of {secret}", inference, secret=secret, **targeted)
+            inferred[secret]["attacker_model"] = attacker_models.inference(
+                secret, [c for c in train.columns if c != secret])
+        result = {
+            "sizes": {"full": full_sizes,
+                      "used": {"train": len(train), "synthetic": len(syn), "control": len(ctrl)},
+                      "targets": {"train": min(len(train_all), attack_targets),
+                                  "control": min(len(ctrl), attack_targets)},
+                      "max_rows": max_rows},
+            "singling_out": singling, "linkability": linked, "inference": inferred,
+        }
+        distances = timed("distances", distance_metrics, train=train, synthetic=syn, control=ctrl)
+        result["_arrays"] = distances.pop("dcr_values")
+        result["distances"] = distances
+        result["uniqueness"] = timed("uniqueness", uniqueness_metrics, train=train, synthetic=syn, control=ctrl)
     return result

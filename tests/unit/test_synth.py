@@ -219,3 +219,21 @@ def test_neural_generators_fit_sample_reproducibly_and_meet_the_constraints(anal
     assert manifest["generator"] == generator and len(first["patients"]) == 200
     assert first["patients"].equals(again["patients"])
     assert not any(check_constraints(first).values())
+
+
+def test_strata_fits_are_counted_in_patients(analytic, capsys):
+    """#21 item 3: fitting the patient strata prints how many patients' strata are fitted, with rate and ETA."""
+    from harmonie import progress
+    from synth.generators import fit_patient_model
+
+    patients = analytic[0].train["patients"]
+    progress.set_enabled(True)
+    try:
+        models = fit_patient_model(patients, seed=1)
+    finally:
+        progress.set_enabled(False)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith(f"fit {len(models)} strata: ")]
+    assert lines and "(100%)" in lines[-1] and "patients/s" in lines[-1], err
+    assert f"{len(patients):,}" in lines[-1] or f"{len(patients) / 1000:.3g}k" in lines[-1], lines[-1]
+    assert f"done fit {len(models)} strata" in err
