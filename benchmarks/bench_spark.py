@@ -205,13 +205,21 @@ def _stage_key(label: str) -> str:
     return label
 
 
+def _seconds_by_key(stages: list[dict]) -> dict[str, float]:
+    """Seconds per stage key, summed: the local engine's EM is two lines (u's random pairs, then m)."""
+    seconds: dict[str, float] = {}
+    for s in stages:
+        key = _stage_key(s["stage"])
+        seconds[key] = round(seconds.get(key, 0.0) + s["seconds"], 1)
+    return seconds
+
+
 def markdown(report: dict) -> str:
     rows = [f"### {report['label']}: {report['records']['left']:,} x {report['records']['right']:,}, "
             f"{report['candidate_pairs']:,} candidate pairs ({report['proposals']:,} proposals), "
             f"{report.get('links') or 0:,} links\n",
             "| stage | local (s) | Spark local[2] (s) | Spark task-s | per task-s |", "|---|---:|---:|---:|---:|"]
-    local = {_stage_key(s["stage"]): s["seconds"] for s in report.get("local", {}).get("stages", [])}
-    spark = {_stage_key(s["stage"]): s["seconds"] for s in report.get("spark", {}).get("stages", [])}
+    local, spark = (_seconds_by_key(report.get(engine, {}).get("stages", [])) for engine in ("local", "spark"))
     log = {_stage_key(k): v for k, v in report.get("spark", {}).get("event_log", {}).items()}
     quantity = {"load": report["records"]["left"] + report["records"]["right"], "blocking": report["proposals"],
                 "compare": report["candidate_pairs"], "score": report["candidate_pairs"]}

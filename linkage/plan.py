@@ -119,8 +119,14 @@ class LinkPlan:
                              tolerance=self.settings.em_tolerance)
 
     def random_pairs(self, n_left: int, n_right: int) -> tuple[np.ndarray, np.ndarray]:
-        """The random (left, right) row pairs u is estimated on: ``[model] u_sample_pairs`` of them."""
+        """The (left, right) row pairs u is estimated on: ``[model] u_sample_pairs`` random pairs, or
+        every pair once when there are no more than that (a cohort of 300 against 3,000 beneficiaries
+        has 900,000 pairs: drawing 5,000,000 with replacement from them cost five times the work for a
+        noisier u)."""
         count = self.settings.u_sample_pairs
+        if n_left * n_right <= count and n_right <= U_SAMPLE_RIGHT_RECORDS:
+            return (np.repeat(np.arange(n_left, dtype=np.int32), n_right),
+                    np.tile(np.arange(n_right, dtype=np.int32), n_left))
         rng = np.random.default_rng(self.settings.seed)
         right = rng.integers(0, n_right, size=min(count, U_SAMPLE_RIGHT_RECORDS))
         left = rng.integers(0, n_left, size=count)

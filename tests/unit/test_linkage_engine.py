@@ -9,10 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from harmonie.cli import app
-from linkage.blocking import PassReport, join_on_keys
+from linkage.blocking import PassReport, block, join_on_keys
 from linkage.compare import Comparison
 from linkage.decide import choose_threshold, one_to_one
+from linkage.encoded_arrays import EncodedRecords
 from linkage.encoding import encode_holder, write_encoded
+from linkage.encoding.encoded_file import read_encoded
 from linkage.evaluate import pairs_completeness, precision_recall_curve, quality, truth_pairs
 from linkage.kernels import dice_pairs, popcounts, shared_tokens, token_in_list
 from linkage.link import link, write_link_outputs
@@ -121,6 +123,33 @@ def encoded(tmp_path_factory, population):
             write_encoded(result.encoded, result.metadata, out / f"{name}_{role}.parquet")
             paths[(name, role)] = (out / f"{name}_{role}.parquet", result.crosswalk.to_pandas())
     return paths
+
+
+@pytest.mark.parametrize("name", ["names", "indirect"])
+def test_blocking_reports_each_join_so_its_first_pass_has_an_eta(encoded, name, capsys):
+    from harmonie import progress
+    from linkage.blocking import blocking_steps
+
+    spec = example_spec(name)
+    left, right = (EncodedRecords.from_table(read_encoded(encoded[(name, role)][0]).table) for role in ("cohort", "snds"))
+    steps = []
+    candidates = block(spec.blocking, left, right, seed=spec.model.seed, on_step=lambda: steps.append(len(steps)))
+    # each join, each pass's deduplication and the final merge: more steps than passes, as many as announced
+    assert len(steps) == blocking_steps(spec.blocking, left, right) > len(spec.blocking) + 1
+    if name != "indirect":
+        return
+    # the indirect spec's first pass (shared stays: five joins and a deduplication, ~55 s at 193k x 3M)
+    progress.set_enabled(True)
+    try:
+        link(spec, encoded[(name, "cohort")][0], encoded[(name, "snds")][0])
+    finally:
+        progress.set_enabled(False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(f"blocking, {len(spec.blocking)} passes:")]
+    first_pass_joins = blocking_steps(spec.blocking[:1], left, right) - 2
+    done = int(lines[0].split(": ")[1].split("/")[0])
+    assert 1 <= done <= first_pass_joins, lines  # a line with an ETA before the first pass is over
+    assert f"/{len(steps)} steps" in lines[0] and "ETA" in lines[0] and "ETA unknown" not in lines[0], lines
+    assert len(candidates) > 0
 
 
 @pytest.mark.parametrize("name, minimum_f1", [("names", 0.98), ("indirect", 0.97)])
@@ -309,6 +338,11 @@ def test_random_pairs_for_u_are_many_reproducible_and_reuse_few_right_records():
     assert np.array_equal(left, again[0]) and np.array_equal(right, again[1])
     small = random_pairs(ModelSettings(u_sample_pairs=1_000, seed=1), 50, 40)
     assert len(small[0]) == 1_000 and small[1].max() < 40
+    # no more pairs than the sample: each pair once, whatever the seed
+    every = random_pairs(ModelSettings(u_sample_pairs=1_000, seed=1), 25, 40)
+    assert len(every[0]) == 1_000 and len(set(zip(every[0].tolist(), every[1].tolist()))) == 1_000
+    other_seed = random_pairs(ModelSettings(u_sample_pairs=1_000, seed=2), 25, 40)
+    assert np.array_equal(every[0], other_seed[0]) and np.array_equal(every[1], other_seed[1])
 
 
 def test_a_nir_that_agrees_while_birth_month_or_sex_disagree_is_a_level_of_its_own():
